@@ -1,0 +1,198 @@
+"""The SQLite store: one file under the paperbot home holds every paper.
+
+Each ingest of one file is one transaction, so a file is stored whole or not at all.
+Every insert or change bumps a sequence number; the retrieval index remembers the
+last number it saw and asks only for what changed since (`changed_since`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from corpus.models import Paper
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id        TEXT PRIMARY KEY,
+    version   INTEGER,
+    hash      TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    published TEXT,
+    source    TEXT NOT NULL,
+    added_at  TEXT NOT NULL,
+    seq       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_seq ON papers(seq);
+CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class IngestReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: IngestReport) -> IngestReport:
+        return IngestReport(
+            added=self.added + other.added,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+        )
+
+
+class CorpusStats(BaseModel):
+    papers: int
+    earliest: dt.date | None
+    latest: dt.date | None
+    sources: dict[str, int]
+
+
+class StoreError(Exception):
+    """The store file cannot be opened or read: names the file and what to do."""
+
+
+class Store:
+    """A SQLite file of papers. Use as a context manager or call close()."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the paper store ({exc}); restore it from a backup or move it aside"
+            ) from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def ingest(self, papers: Iterable[Paper]) -> IngestReport:
+        """Store papers in one transaction: new ids added, newer versions or changed records updated."""
+        report = IngestReport()
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._db:  # commits on success, rolls back on any exception
+            seq = self.sequence
+            for paper in papers:
+                digest = paper.content_hash()
+                row = self._db.execute("SELECT version, hash FROM papers WHERE id = ?", (paper.id,)).fetchone()
+                if row is not None:
+                    old_version, old_hash = row
+                    if old_hash == digest or _is_older(paper.version, old_version):
+                        report.unchanged += 1
+                        continue
+                seq += 1
+                values = (paper.version, digest, paper.model_dump_json(), _iso(paper.published), paper.source, seq)
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO papers (version, hash, record, published, source, seq, added_at, id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, now, paper.id),
+                    )
+                    report.added += 1
+                else:
+                    self._db.execute(
+                        "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?",
+                        (*values, paper.id),
+                    )
+                    report.updated += 1
+            self._set_meta("seq", str(seq))
+        return report
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def sequence(self) -> int:
+        """Bumped by every insert or update: the index compares it with its own."""
+        value = self.get_meta("seq")
+        return int(value) if value else 0
+
+    def get(self, paper_id: str) -> Paper | None:
+        row = self._db.execute("SELECT record FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return Paper.model_validate_json(row[0]) if row else None
+
+    def get_many(self, paper_ids: list[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for start in range(0, len(paper_ids), 500):
+            chunk = paper_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (record,) in self._db.execute(f"SELECT record FROM papers WHERE id IN ({marks})", chunk):
+                paper = Paper.model_validate_json(record)
+                found[paper.id] = paper
+        return found
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+
+    def papers(self) -> Iterator[Paper]:
+        for (record,) in self._db.execute("SELECT record FROM papers ORDER BY seq"):
+            yield Paper.model_validate_json(record)
+
+    def changed_since(self, seq: int) -> Iterator[tuple[int, Paper]]:
+        """Papers added or updated after sequence number ``seq``, oldest change first."""
+        for change, record in self._db.execute("SELECT seq, record FROM papers WHERE seq > ? ORDER BY seq", (seq,)):
+            yield change, Paper.model_validate_json(record)
+
+    def published_on(self, day: dt.date) -> list[Paper]:
+        rows = self._db.execute("SELECT record FROM papers WHERE published = ? ORDER BY id", (day.isoformat(),))
+        return [Paper.model_validate_json(record) for (record,) in rows]
+
+    def stats(self) -> CorpusStats:
+        count, earliest, latest = self._db.execute(
+            "SELECT COUNT(*), MIN(published), MAX(published) FROM papers"
+        ).fetchone()
+        sources = dict(self._db.execute("SELECT source, COUNT(*) FROM papers GROUP BY source ORDER BY COUNT(*) DESC"))
+        return CorpusStats(
+            papers=count,
+            earliest=dt.date.fromisoformat(earliest) if earliest else None,
+            latest=dt.date.fromisoformat(latest) if latest else None,
+            sources=sources,
+        )
+
+    def check(self) -> None:
+        """Raise StoreError unless SQLite's integrity check passes."""
+        try:
+            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+        if result != "ok":
+            raise StoreError(f"{self.path}: integrity check failed: {result}")
+
+
+def _is_older(new: int | None, old: int | None) -> bool:
+    return new is not None and old is not None and new < old
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -1,0 +1,94 @@
+"""Text to index terms: the same analyzer for documents and queries.
+
+Measured on SciFact's train claims (figures in the README): stemming and stop words
+matter most. Compound scientific tokens (ResNet-50, GPT-4, 86.5%, 2403.05530) are
+split into their parts, so "ResNet-50" and "resnet 50" both
+match on the parts; keeping the whole token as an extra term (`compounds=True`)
+measured slightly worse (nDCG@10 0.691 vs 0.696 on train) and is off by default.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+# Lucene's EnglishAnalyzer list plus the commonest function words of abstracts.
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can cannot could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not of off on once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
+
+# A token: letters/digits, optionally joined by - . / : (ResNet-50, 2403.05530, hep-th/9901001), optional %.
+_TOKEN = re.compile(r"\w+(?:[-./:+]\w+)*%?")
+_PART = re.compile(r"\w+")
+# British spellings folded into American ones before stemming, so "normalisation" finds
+# "normalization" and "tumour" finds "tumor". Applied to documents and queries alike, a
+# rule that also rewrites an unrelated word ("precise" -> "precize") changes nothing.
+_SPELLING = [
+    (re.compile(r"(?<=[a-z]{3})is(ation|ations|ing|ed|er|ers|es|e)$"), r"iz\1"),
+    (re.compile(r"(?<=[a-z]{2}[^aeiou])our(s|ed|ing|al|ally)?$"), r"or\1"),
+    (re.compile(r"(?<=[a-z]{3})tre(s)?$"), r"ter\1"),
+    (re.compile(r"^(h|an|leuk|septic|isch|hyper|hypo|ur|gl)aem"), r"\1em"),
+    (
+        re.compile(r"^(o)esoph|^oestr|^foet|^paed|^orthopaed|^gynaec|^faec|^anaesth|^haem"),
+        lambda m: m.group(0).replace("ae", "e").replace("oe", "e"),
+    ),
+]
+MAX_QUERY_CHARS = 2000
+
+
+class Analyzer:
+    """Normalise, tokenise, drop stop words, stem. Call it on text to get its terms."""
+
+    def __init__(
+        self, stem: bool = True, stop_words: frozenset[str] = STOP_WORDS, compounds: bool = False, spelling: bool = True
+    ):
+        self.stem = stem
+        self.spelling = spelling
+        self.stop_words = stop_words
+        self.compounds = compounds
+        self._stemmer = Stemmer.Stemmer("english")
+        self._term = lru_cache(maxsize=200_000)(self._term_uncached)
+
+    def config(self) -> dict:
+        """What must match between an index on disk and the analyzer that reads it."""
+        return {
+            "stem": self.stem,
+            "stop_words": len(self.stop_words),
+            "compounds": self.compounds,
+            "spelling": self.spelling,
+            "version": 1,
+        }
+
+    def _term_uncached(self, token: str) -> str:
+        if self.spelling:
+            for pattern, replacement in _SPELLING:
+                token = pattern.sub(replacement, token)
+        return self._stemmer.stemWord(token) if self.stem else token
+
+    def __call__(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        terms: list[str] = []
+        for match in _TOKEN.finditer(text):
+            token = match.group()
+            parts = _PART.findall(token)
+            if len(parts) > 1 or token.endswith("%"):
+                if self.compounds:
+                    terms.append(token)  # kept whole, unstemmed: "resnet-50", "86.5%"
+                terms.extend(self._term(p) for p in parts if p not in self.stop_words)
+            elif token not in self.stop_words:
+                terms.append(self._term(token))
+        return terms
+
+
+def clip_query(text: str) -> str:
+    """Queries longer than MAX_QUERY_CHARS are cut there: a longer one is a paste, not a question."""
+    return text[:MAX_QUERY_CHARS]

@@ -1,0 +1,166 @@
+"""Extractive answers: sentences copied from the top abstracts, each with a numbered citation.
+
+Pipeline: BM25 picks the papers; every sentence of the top papers is scored against
+the question with the corpus's idf (query-focused, so rare shared terms count most);
+MMR keeps the answer from repeating itself; citations are numbered by first use.
+
+No-answer rule (also in the README): we answer only when the best sentence covers at
+least `min_coverage` of the question's idf mass. Below that, the corpus holds words
+near the question but nothing that answers it, and padding would mislead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+
+from pydantic import BaseModel, Field
+
+from corpus.models import Paper
+from corpus.store import Store
+from retrieval.index import SearchIndex
+
+
+class AnswerOptions(BaseModel):
+    max_sentences: int = Field(default=3, ge=1, le=10)
+    max_chars: int = Field(default=600, ge=80, le=4000)
+    papers: int = Field(default=5, ge=1, le=20, description="how many top papers to read sentences from")
+    min_coverage: float = Field(default=0.35, ge=0, le=1)
+    doc_weight: float = Field(default=0.5, ge=0, description="weight of the paper's BM25 score beside the sentence's")
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+
+
+class AnswerSentence(BaseModel):
+    text: str
+    citation: int
+
+
+class Citation(BaseModel):
+    n: int
+    paper_id: str
+    title: str
+    url: str | None
+    published: dt.date | None
+    score: float
+
+
+class Answer(BaseModel):
+    question: str
+    found: bool
+    answer: list[AnswerSentence]
+    citations: list[Citation]
+
+
+class Candidate(BaseModel):
+    paper_id: str
+    position: int
+    text: str
+    terms: frozenset[str]
+    relevance: float
+    coverage: float
+
+
+def score_sentences(
+    question: str, hits: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions
+) -> list[Candidate]:
+    """Every sentence of the hit papers with its relevance to the question."""
+    analyzer, idf, vocab = index.analyzer, index.scorer.idf, index.vocab
+    query = Counter(analyzer(question))
+    weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in query}
+    total = sum(weights.values())
+    if not hits or total <= 0:
+        return []
+    best_doc = max(score for _, score in hits) or 1.0
+    candidates = []
+    for paper, doc_score in hits:
+        for position, sentence in enumerate(paper.sentences):
+            terms = analyzer(sentence)
+            present = set(terms)
+            matched = sum(w for t, w in weights.items() if t in present)
+            coverage = matched / total
+            # length-normalised, so a long sentence that repeats the question's words does not win by size
+            density = matched / math.sqrt(max(len(terms), 4))
+            relevance = coverage + 0.1 * density / math.sqrt(total) + options.doc_weight * doc_score / best_doc
+            candidates.append(
+                Candidate(
+                    paper_id=paper.id,
+                    position=position,
+                    text=sentence,
+                    terms=frozenset(present),
+                    relevance=relevance,
+                    coverage=coverage,
+                )
+            )
+    return candidates
+
+
+def select_mmr(candidates: list[Candidate], options: AnswerOptions) -> list[Candidate]:
+    """Maximal marginal relevance under the sentence and character budgets."""
+    chosen: list[Candidate] = []
+    pool = sorted(candidates, key=lambda c: -c.relevance)
+    used = 0
+    while pool and len(chosen) < options.max_sentences:
+
+        def mmr(c: Candidate) -> float:
+            overlap = max((_jaccard(c.terms, s.terms) for s in chosen), default=0.0)
+            return options.mmr_lambda * c.relevance - (1 - options.mmr_lambda) * overlap
+
+        best = max(pool, key=mmr)
+        pool.remove(best)
+        if chosen and used + len(best.text) > options.max_chars:
+            continue
+        chosen.append(best)
+        used += len(best.text) + 1
+    return chosen
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def answer_question(question: str, index: SearchIndex, store: Store, options: AnswerOptions | None = None) -> Answer:
+    """Retrieve, select and cite. Never returns a sentence that is not verbatim in its cited abstract."""
+    options = options or AnswerOptions()
+    hits = index.search(question, options.papers)
+    papers = store.get_many([h.paper_id for h in hits])
+    ranked = [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
+    candidates = score_sentences(question, ranked, index, options)
+    if not candidates or max(c.coverage for c in candidates) < options.min_coverage:
+        return Answer(question=question, found=False, answer=[], citations=[])
+    chosen = select_mmr([c for c in candidates if c.coverage > 0], options)
+    scores = {h.paper_id: h.score for h in hits}
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    sentences: list[AnswerSentence] = []
+    for candidate in chosen:
+        if candidate.paper_id not in numbers:
+            paper = papers[candidate.paper_id]
+            numbers[paper.id] = len(numbers) + 1
+            citations.append(
+                Citation(
+                    n=numbers[paper.id],
+                    paper_id=paper.id,
+                    title=paper.title,
+                    url=paper.url,
+                    published=paper.published,
+                    score=round(scores[paper.id], 6),
+                )
+            )
+        sentences.append(AnswerSentence(text=candidate.text, citation=numbers[candidate.paper_id]))
+    return Answer(question=question, found=True, answer=sentences, citations=citations)
+
+
+def render_answer_text(answer: Answer) -> str:
+    """Terminal form: the sentences with [n] markers, then the numbered references."""
+    if not answer.found:
+        return (
+            f"I found nothing in the corpus that answers {answer.question!r}.\nTry `paperbot search` with other words."
+        )
+    body = " ".join(f"{s.text} [{s.citation}]" for s in answer.answer)
+    refs = []
+    for c in answer.citations:
+        year = f", {c.published.year}" if c.published else ""
+        link = f" {c.url}" if c.url else ""
+        refs.append(f"[{c.n}] {c.title or c.paper_id} ({c.paper_id}{year}){link}")
+    return body + "\n\n" + "\n".join(refs)

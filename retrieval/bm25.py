@@ -1,0 +1,180 @@
+"""BM25 with rank-bm25's exact scores, served from term postings instead of a Python loop.
+
+The score is rank_bm25.BM25Okapi's, written out once here:
+
+    idf(t)      = ln(N - df(t) + 0.5) - ln(df(t) + 0.5), and for idf < 0: epsilon * mean idf
+    score(q, d) = sum over query tokens t (repeats count) of
+                  idf(t) * tf(t, d) * (k1 + 1) / (tf(t, d) + k1 * (1 - b + b * len(d) / avgdl))
+
+rank-bm25 evaluates that for every document and every query token in Python. Here
+each term keeps a postings list (the documents that contain it and how often), so a
+query touches only the documents that share a term with it. Raw term frequencies are
+stored (not pre-multiplied weights) so adding documents, which moves avgdl and every
+idf, never invalidates what is stored: the next query simply uses the new statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """rank-bm25's parameters. Defaults are the values tuned on SciFact train (README)."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+
+
+class Postings:
+    """Term -> (documents, term frequencies) in compressed-sparse-row arrays, plus document lengths.
+
+    Rows of `docs`/`tfs` between indptr[t] and indptr[t + 1] belong to term t; document
+    numbers within a term are increasing. Dead documents (replaced by a newer version)
+    stay in the arrays but are masked out of every statistic and every result.
+    """
+
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        docs: np.ndarray,
+        tfs: np.ndarray,
+        doc_len: np.ndarray,
+        alive: np.ndarray,
+        df: np.ndarray,
+    ):
+        self.indptr = indptr  # int64, n_terms + 1
+        self.docs = docs  # int32
+        self.tfs = tfs  # uint16 (counts are clipped at 65535)
+        self.doc_len = doc_len  # int32 per document
+        self.alive = alive  # bool per document
+        self.df = df  # int64 per term, counting alive documents only
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_len)
+
+    @classmethod
+    def empty(cls) -> Postings:
+        return cls(
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.uint16),
+            np.zeros(0, np.int32),
+            np.zeros(0, bool),
+            np.zeros(0, np.int64),
+        )
+
+    @classmethod
+    def from_flat(cls, term_ids: np.ndarray, lengths: np.ndarray, n_terms: int, first_doc: int = 0) -> Postings:
+        """Postings for documents given as one flat array of term ids and each document's length.
+
+        Documents are numbered from `first_doc`, so chunks built apart can be joined by `concat`.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        owner = np.repeat(np.arange(first_doc, first_doc + len(lengths), dtype=np.int64), lengths)
+        keys, tf = np.unique(owner * max(n_terms, 1) + term_ids.astype(np.int64), return_counts=True)
+        docs, terms = keys // max(n_terms, 1), keys % max(n_terms, 1)
+        order = np.argsort(terms, kind="stable")  # stable: documents stay increasing within a term
+        df = np.bincount(terms, minlength=n_terms).astype(np.int64)
+        indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        tfs = np.minimum(tf, 65535).astype(np.uint16)
+        return cls(
+            indptr, docs[order].astype(np.int32), tfs[order], lengths.astype(np.int32), np.ones(len(lengths), bool), df
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Postings]) -> Postings:
+        """Join postings whose documents follow each other, in one pass (a counting merge)."""
+        n_terms = max(p.n_terms for p in parts)
+        counts = [np.pad(np.diff(p.indptr), (0, n_terms - p.n_terms)) for p in parts]
+        indptr = np.concatenate([[0], np.cumsum(np.sum(counts, axis=0))]).astype(np.int64)
+        docs = np.empty(indptr[-1], np.int32)
+        tfs = np.empty(indptr[-1], np.uint16)
+        cursor = indptr[:-1].copy()
+        df = np.zeros(n_terms, np.int64)
+        for part, count in zip(parts, counts, strict=False):
+            starts = np.pad(part.indptr[:-1], (0, n_terms - part.n_terms), constant_values=part.indptr[-1])
+            target = np.arange(len(part.docs)) + np.repeat(cursor - starts, count)
+            docs[target], tfs[target] = part.docs, part.tfs
+            cursor += count
+            df[: part.n_terms] += part.df
+        return cls(
+            indptr,
+            docs,
+            tfs,
+            np.concatenate([p.doc_len for p in parts]),
+            np.concatenate([p.alive for p in parts]),
+            df,
+        )
+
+    def kill(self, rows: np.ndarray) -> None:
+        """Mask out documents (an older version was replaced) and take them out of df."""
+        rows = rows[self.alive[rows]]
+        if len(rows) == 0:
+            return
+        self.alive[rows] = False
+        hit = np.isin(self.docs, rows)
+        positions = np.flatnonzero(hit)
+        terms = np.searchsorted(self.indptr, positions, side="right") - 1
+        self.df -= np.bincount(terms, minlength=self.n_terms)
+
+
+class BM25Scorer:
+    """Corpus statistics derived from postings, and the scoring loop over query terms."""
+
+    def __init__(self, postings: Postings, params: BM25Params):
+        self.postings = postings
+        self.params = params
+        alive = postings.alive
+        self.n_docs = int(alive.sum())
+        lengths = postings.doc_len.astype(np.float64)
+        self.avgdl = float(lengths[alive].sum() / self.n_docs) if self.n_docs else 1.0
+        # the per-document part of the denominator, computed once per corpus state
+        self.norm = params.k1 * (1 - params.b + params.b * lengths / self.avgdl)
+        self.idf = self._idf(postings.df)
+
+    def _idf(self, df: np.ndarray) -> np.ndarray:
+        present = df > 0
+        idf = np.zeros(len(df), np.float64)
+        counts = df[present].astype(np.float64)
+        idf[present] = np.log(self.n_docs - counts + 0.5) - np.log(counts + 0.5)
+        if present.any():
+            floor = self.params.epsilon * idf[present].mean()
+            idf[present & (idf < 0)] = floor
+        return idf
+
+    def scores(self, term_counts: dict[int, int]) -> np.ndarray:
+        """Score every document for a query given as {term id: times it occurs in the query}."""
+        postings, k1 = self.postings, self.params.k1
+        scores = np.zeros(postings.n_docs, np.float64)
+        for term, count in term_counts.items():
+            if term >= postings.n_terms or self.idf[term] == 0:
+                continue
+            start, end = postings.indptr[term], postings.indptr[term + 1]
+            docs = postings.docs[start:end]
+            tf = postings.tfs[start:end].astype(np.float64)
+            scores[docs] += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + self.norm[docs]))
+        if not postings.alive.all():
+            scores[~postings.alive] = 0.0
+        return scores
+
+
+def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The k best (row, score) pairs with a positive score, best first; ties broken by row."""
+    if allowed is not None:
+        scores = np.where(allowed, scores, 0.0)
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > k:
+        best = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[best]
+    order = np.lexsort((candidates, -scores[candidates]))
+    return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]

@@ -1,0 +1,265 @@
+"""The search index: analyzer + BM25 postings + paper ids, saved under the home and kept in step with the store.
+
+`open_index` is the only entry point the bot and CLI need: it loads the saved index,
+applies whatever the store changed since (new papers, replaced versions) without a
+rebuild, and saves the result, so the index is never stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from corpus.models import Paper
+from corpus.store import Store
+from retrieval.analyzer import Analyzer, clip_query
+from retrieval.bm25 import BM25Params, BM25Scorer, Postings, top_k
+
+INDEX_DIR = "index"
+FORMAT_VERSION = 1
+CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Hit:
+    paper_id: str
+    score: float
+
+
+def document_text(paper: Paper) -> str:
+    """What BM25 sees of a paper: title and abstract, both counted."""
+    return f"{paper.title}\n{paper.abstract}"
+
+
+def _analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Analyze texts into a chunk-local vocabulary, flat local term ids and lengths (runs in a worker)."""
+    analyzer = analyzer or Analyzer()
+    local: dict[str, int] = {}
+    ids: list[int] = []
+    lengths = np.empty(len(texts), np.int64)
+    for i, text in enumerate(texts):
+        terms = analyzer(text)
+        lengths[i] = len(terms)
+        ids.extend([local.setdefault(t, len(local)) for t in terms])
+    return list(local), np.asarray(ids, np.int64), lengths
+
+
+class SearchIndex:
+    """Paper ids, their years and BM25 postings; `search` answers a query with Hits."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        params: BM25Params,
+        terms: list[str],
+        paper_ids: list[str],
+        years: np.ndarray,
+        postings: Postings,
+        seq: int = 0,
+    ):
+        self.analyzer = analyzer
+        self.params = params
+        self.terms = terms
+        self.vocab = {term: i for i, term in enumerate(terms)}
+        self.paper_ids = paper_ids
+        self.rows = {pid: row for row, pid in enumerate(paper_ids)}
+        self.years = years
+        self.postings = postings
+        self.seq = seq
+        self.scorer = BM25Scorer(postings, params)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(
+        cls,
+        papers: Iterable[Paper],
+        analyzer: Analyzer | None = None,
+        params: BM25Params | None = None,
+        seq: int = 0,
+        workers: int = 1,
+    ) -> SearchIndex:
+        index = cls(
+            analyzer or Analyzer(), params or BM25Params(), [], [], np.zeros(0, np.int16), Postings.empty(), seq
+        )
+        index.add(papers, workers=workers)
+        return index
+
+    def add(self, papers: Iterable[Paper], workers: int = 1) -> int:
+        """Index new papers; a paper whose id is already indexed replaces the old row. Returns how many."""
+        parts: list[Postings] = []
+        first = len(self.paper_ids)
+        replaced: list[int] = []
+        added = 0
+        for batch, (local_terms, local_ids, lengths) in self._analyzed_chunks(papers, workers):
+            known = len(self.terms)
+            remap = np.fromiter(
+                (self.vocab.setdefault(t, len(self.vocab)) for t in local_terms), np.int64, len(local_terms)
+            )
+            self.terms.extend(t for t, g in zip(local_terms, remap, strict=False) if g >= known)
+            for paper in batch:
+                if paper.id in self.rows:
+                    replaced.append(self.rows[paper.id])
+                self.rows[paper.id] = len(self.paper_ids)
+                self.paper_ids.append(paper.id)
+            parts.append(Postings.from_flat(remap[local_ids], lengths, len(self.vocab), first))
+            first += len(batch)
+            added += len(batch)
+            years = np.fromiter((p.year or 0 for p in batch), np.int16, len(batch))
+            self.years = np.concatenate([self.years, years])
+        if not parts:
+            return 0
+        self.postings = Postings.concat([self.postings, *parts]) if self.postings.n_docs else Postings.concat(parts)
+        if replaced:
+            self.postings.kill(np.asarray(replaced, np.int64))
+        self.scorer = BM25Scorer(self.postings, self.params)
+        return added
+
+    def _analyzed_chunks(self, papers: Iterable[Paper], workers: int) -> Iterator[tuple[list[Paper], tuple]]:
+        iterator = iter(papers)
+        chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
+        if workers <= 1:
+            for batch in chunks:
+                yield batch, _analyze_chunk([document_text(p) for p in batch], self.analyzer)
+            return
+        with ProcessPoolExecutor(workers) as pool:
+            pending = []
+            for batch in chunks:
+                pending.append((batch, pool.submit(_analyze_chunk, [document_text(p) for p in batch])))
+                if len(pending) > workers * 2:
+                    done_batch, future = pending.pop(0)
+                    yield done_batch, future.result()
+            for done_batch, future in pending:
+                yield done_batch, future.result()
+
+    # ------------------------------------------------------------------ searching
+
+    def __len__(self) -> int:
+        return self.scorer.n_docs
+
+    def query_terms(self, query: str) -> dict[int, int]:
+        counts = Counter(self.analyzer(clip_query(query)))
+        return {self.vocab[t]: c for t, c in counts.items() if t in self.vocab}
+
+    def scores(self, query: str) -> np.ndarray:
+        """First-stage BM25 score of every row (rank-bm25's exact score)."""
+        return self.scorer.scores(self.query_terms(query))
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        allowed_rows: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """The k best papers for `query`, optionally within a year range; empty when nothing matches."""
+        terms = self.query_terms(query)
+        if not terms or k <= 0:
+            return []
+        allowed = allowed_rows
+        if year_from is not None or year_to is not None:
+            span = (self.years >= (year_from or -32768)) & (self.years <= (year_to or 32767)) & (self.years > 0)
+            allowed = span if allowed is None else (allowed & span)
+        ranked = top_k(self.scorer.scores(terms), k, allowed)
+        return [Hit(self.paper_ids[row], score) for row, score in ranked]
+
+    # ------------------------------------------------------------------ saving
+
+    def config(self) -> dict:
+        return {"format": FORMAT_VERSION, "analyzer": self.analyzer.config(), "params": vars(self.params)}
+
+    def save(self, folder: Path) -> None:
+        """Write to a fresh folder, then swap it in, so a crash never leaves half an index."""
+        folder = Path(folder)
+        temp = folder.with_name(folder.name + ".new")
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir(parents=True)
+        p = self.postings
+        for name, array in {
+            "indptr": p.indptr,
+            "docs": p.docs,
+            "tfs": p.tfs,
+            "doc_len": p.doc_len,
+            "alive": p.alive,
+            "df": p.df,
+            "years": self.years,
+        }.items():
+            np.save(temp / f"{name}.npy", array)
+        (temp / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
+        (temp / "paper_ids.txt").write_text("\n".join(self.paper_ids), encoding="utf-8")
+        (temp / "meta.json").write_text(json.dumps({**self.config(), "seq": self.seq, "papers": len(self)}))
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(temp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(
+        cls, folder: Path, analyzer: Analyzer | None = None, params: BM25Params | None = None
+    ) -> SearchIndex | None:
+        """The saved index, or None when there is none or it was made with other settings."""
+        folder = Path(folder)
+        analyzer, params = analyzer or Analyzer(), params or BM25Params()
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if (
+                meta.get("format") != FORMAT_VERSION
+                or meta.get("analyzer") != analyzer.config()
+                or meta.get("params") != vars(params)
+            ):
+                return None
+            arrays = {
+                name: np.load(folder / f"{name}.npy")
+                for name in ("indptr", "docs", "tfs", "doc_len", "alive", "df", "years")
+            }
+            terms = _read_lines(folder / "terms.txt")
+            paper_ids = _read_lines(folder / "paper_ids.txt")
+        except (OSError, ValueError, KeyError):
+            return None
+        years = arrays.pop("years")
+        postings = Postings(**arrays)
+        if len(paper_ids) != postings.n_docs or len(terms) != postings.n_terms:
+            return None
+        return cls(analyzer, params, terms, paper_ids, years, postings, meta["seq"])
+
+
+def _read_lines(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return text.split("\n") if text else []
+
+
+def open_index(
+    home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
+) -> SearchIndex:
+    """Load the home's index and bring it up to the store's state, building it if needed."""
+    folder = Path(home) / INDEX_DIR
+    index = SearchIndex.load(folder, analyzer, params)
+    current = store.sequence
+    if index is None or index.seq > current:
+        index = SearchIndex.build(store.papers(), analyzer, params, seq=current, workers=workers)
+        index.save(folder)
+    elif index.seq < current:
+        changed = [paper for _, paper in store.changed_since(index.seq)]
+        index.add(changed)
+        index.seq = current
+        index.save(folder)
+    return index
+
+
+def rank_bm25_reference(documents: Sequence[str], analyzer: Analyzer, params: BM25Params):
+    """rank_bm25.BM25Okapi over the same analyzed documents: the definition our scores must match."""
+    from rank_bm25 import BM25Okapi
+
+    return BM25Okapi([analyzer(text) for text in documents], k1=params.k1, b=params.b, epsilon=params.epsilon)

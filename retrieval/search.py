@@ -1,0 +1,56 @@
+"""Search requests with filters: BM25 hits joined with their paper records."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from corpus.store import Store
+from retrieval.index import SearchIndex
+
+MAX_K = 100
+
+
+class SearchRequest(BaseModel):
+    query: str
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    year_from: int | None = None
+    year_to: int | None = None
+    author: str | None = None
+
+
+class SearchHit(BaseModel):
+    paper_id: str
+    score: float
+    title: str
+    url: str | None
+    published: str | None
+    authors: list[str] = Field(default_factory=list, exclude=True)
+
+
+def run_search(index: SearchIndex, store: Store, request: SearchRequest) -> list[SearchHit]:
+    """Top-k papers for the request. The author filter is applied to records, widening the BM25 pool until k are found."""
+    wanted = request.author.casefold().strip() if request.author else None
+    pool = request.k if not wanted else request.k * 10
+    while True:
+        hits = index.search(request.query, pool, request.year_from, request.year_to)
+        papers = store.get_many([h.paper_id for h in hits])
+        results = []
+        for hit in hits:
+            paper = papers.get(hit.paper_id)
+            if paper is None:
+                continue
+            if wanted and not any(wanted in name.casefold() for name in paper.authors):
+                continue
+            results.append(
+                SearchHit(
+                    paper_id=paper.id,
+                    score=round(hit.score, 6),
+                    title=paper.title,
+                    url=paper.url,
+                    published=paper.published.isoformat() if paper.published else None,
+                    authors=paper.authors,
+                )
+            )
+        if len(results) >= request.k or len(hits) < pool:
+            return results[: request.k]
+        pool *= 4

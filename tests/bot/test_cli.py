@@ -1,0 +1,112 @@
+"""The `paperbot` command line, run in-process on a fresh home."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import DATA, need
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_corpus_on_a_fresh_home_is_the_bundled_corpus(capsys, home):
+    data = run_json(capsys, "corpus", "--home", str(home))
+    assert data["papers"] == 13
+    assert (data["earliest"], data["latest"]) == ("2019-02-01", "2024-03-08")
+
+
+def test_paper_json(capsys, home):
+    data = run_json(capsys, "paper", "2403.05530", "--home", str(home))
+    assert data["paper"]["id"] == "2403.05530"
+    assert data["paper"]["title"].startswith("Gemini 1.5")
+    assert data["tldr"] in data["paper"]["sentences"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["paper", "9999.99999"], 1, "no paper '9999.99999'"),
+        (["paper", "arXiv:nonsense"], 1, "is not an arXiv id"),
+        (["search", "   "], 2, "the query is empty"),
+        (["ask", "?!"], 2, "the question is empty"),
+        (["ingest", "/no/such/file.jsonl"], 1, "/no/such/file.jsonl: file: no such file"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_non_zero_exit(capsys, home, argv, code, message):
+    got, out, err = run(capsys, *argv, "--home", str(home))
+    assert got == code
+    assert message in err and "Traceback" not in err
+
+
+def test_ingest_reports_and_is_idempotent(capsys, home, tmp_path):
+    path = tmp_path / "new.jsonl"
+    path.write_text(
+        json.dumps({"id": "2501.00001v1", "title": "Gradient noise", "abstract": "We study gradient noise."}) + "\n"
+    )
+    first = run_json(capsys, "ingest", str(path), "--home", str(home))
+    assert (first["added"], first["updated"], first["unchanged"], first["rejected"], first["papers"]) == (
+        1,
+        0,
+        0,
+        0,
+        14,
+    )
+    again = run_json(capsys, "ingest", str(path), "--home", str(home))
+    assert (again["added"], again["unchanged"], again["papers"]) == (0, 1, 14)
+
+
+def test_a_bad_file_is_rejected_whole_and_others_still_land(capsys, home, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "2501.00002", "abstract": "fine"}) + "\n" + '{"id": "2501.00003", "abstr\n')
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"id": "2501.00004", "abstract": "Also fine."}) + "\n")
+    code, out, err = run(capsys, "ingest", str(bad), str(good), "--home", str(home))
+    assert code == 1
+    assert f"{bad}:2: json: invalid JSON" in err
+    data = run_json(capsys, "corpus", "--home", str(home))
+    assert data["papers"] == 14  # 13 bundled + the good file; nothing from the bad one
+    code, _, err = run(capsys, "paper", "2501.00002", "--home", str(home))
+    assert code == 1
+
+
+def test_search_json_and_filters(capsys, home):
+    data = run_json(capsys, "search", "normalization free image recognition", "--home", str(home))
+    assert data["hits"][0]["paper_id"] == "2102.06171"
+    assert set(data["hits"][0]) == {"paper_id", "score", "title", "url", "published"}
+    recent = run_json(capsys, "search", "normalization", "--year-from", "2022", "--home", str(home))
+    assert recent["hits"] and all(h["published"] >= "2022" for h in recent["hits"])
+    by_author = run_json(capsys, "search", "gemini long context", "--author", "savinov", "--home", str(home))
+    assert [h["paper_id"] for h in by_author["hits"]] == ["2403.05530"]
+
+
+def test_batch_search(capsys, home, tmp_path):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "text": "perceiver"}\n{"id": "b", "text": ""}\n')
+    code, out, _ = run(capsys, "search", "--batch", str(batch), "--k", "2", "--home", str(home))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [line["id"] for line in lines] == ["a", "b"]
+    assert len(lines[0]["hits"]) == 2 and lines[1]["hits"] == []
+
+
+def test_ingest_scifact_under_the_documented_time(capsys, home):
+    path = need(DATA / "scifact" / "corpus.jsonl")
+    data = run_json(capsys, "ingest", str(path), "--home", str(home))
+    assert data["added"] == 5183 and data["papers"] == 5183 + 13
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "ask" in result.stdout and "ingest" in result.stdout
