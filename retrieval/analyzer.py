@@ -57,6 +57,7 @@ class Analyzer:
         self.compounds = compounds
         self._stemmer = Stemmer.Stemmer("english")
         self._term = lru_cache(maxsize=200_000)(self._term_uncached)
+        self._words = _WordCache(self._word_uncached)
 
     def config(self) -> dict:
         """What must match between an index on disk and the analyzer that reads it."""
@@ -74,8 +75,14 @@ class Analyzer:
                 token = pattern.sub(replacement, token)
         return self._stemmer.stemWord(token) if self.stem else token
 
+    def _word_uncached(self, word: str) -> str:
+        return "" if word in self.stop_words else self._term(word)
+
     def __call__(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text).casefold()
+        if not self.compounds:
+            # the hot path for indexing: plain words, each mapped once through a dict cache
+            return [term for term in map(self._words.__getitem__, _PART.findall(text)) if term]
         terms: list[str] = []
         for match in _TOKEN.finditer(text):
             token = match.group()
@@ -87,6 +94,18 @@ class Analyzer:
             elif token not in self.stop_words:
                 terms.append(self._term(token))
         return terms
+
+
+class _WordCache(dict):
+    """word -> term ('' for a stop word), computed on first sight. Vocabularies are small; texts are not."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, word: str) -> str:
+        term = self[word] = self._compute(word)
+        return term
 
 
 def clip_query(text: str) -> str:

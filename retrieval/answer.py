@@ -29,6 +29,7 @@ class AnswerOptions(BaseModel):
     min_coverage: float = Field(default=0.35, ge=0, le=1)
     doc_weight: float = Field(default=0.5, ge=0, description="weight of the paper's BM25 score beside the sentence's")
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+    min_relative: float = Field(default=0.0, ge=0, le=1, description="drop sentences scoring below this share of the best")
 
 
 class AnswerSentence(BaseModel):
@@ -99,6 +100,9 @@ def select_mmr(candidates: list[Candidate], options: AnswerOptions) -> list[Cand
     """Maximal marginal relevance under the sentence and character budgets."""
     chosen: list[Candidate] = []
     pool = sorted(candidates, key=lambda c: -c.relevance)
+    if pool:
+        floor = options.min_relative * pool[0].relevance
+        pool = [c for c in pool if c.relevance >= floor]
     used = 0
     while pool and len(chosen) < options.max_sentences:
 

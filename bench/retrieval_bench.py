@@ -1,0 +1,199 @@
+"""Retrieval speed: paperbot's index vs rank-bm25 vs bm25s, on SciFact and synthetic 100k / 1M corpora.
+
+    pip install '.[bench]'
+    python bench/retrieval_bench.py --sizes scifact 100k 1m --out bench/out/retrieval.json
+
+Each (system, corpus) runs in its own subprocess so peak RSS is its own. Synthetic
+corpora resample real sentences from ../shared/data (SciFact + SciTLDR) with a fixed
+seed; queries are SciFact's 1,109 claims. rank-bm25 answers a sample of queries on the
+large corpora because each one takes a second or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+SIZES = {"scifact": 0, "100k": 100_000, "1m": 1_000_000}
+SEED = 20240308
+
+
+def claims() -> list[str]:
+    return [json.loads(line)["text"] for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines()]
+
+
+def corpus(size: str):
+    """(id, title, abstract, year) tuples: SciFact as it is, or a resampled synthetic corpus."""
+    scifact = [json.loads(line) for line in (DATA / "scifact" / "corpus.jsonl").read_text().splitlines()]
+    if size == "scifact":
+        return [(r["doc_id"], r["title"], " ".join(r["sentences"]), 2020) for r in scifact]
+    sentences, titles = [], []
+    for r in scifact:
+        sentences += r["sentences"]
+        titles.append(r["title"])
+    for split in ("train", "dev", "test"):
+        for line in (DATA / "scitldr" / f"{split}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            sentences += r["source"]
+            titles.append(r["title"])
+    rng = random.Random(SEED)
+    return [
+        (f"syn{i}", rng.choice(titles), " ".join(rng.choices(sentences, k=rng.randint(5, 12))), rng.randint(1995, 2025))
+        for i in range(SIZES[size])
+    ]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed_queries(search, queries: list[str]) -> dict:
+    times = []
+    started = time.perf_counter()
+    for query in queries:
+        t = time.perf_counter()
+        search(query)
+        times.append((time.perf_counter() - t) * 1000)
+    wall = time.perf_counter() - started
+    times.sort()
+    return {
+        "queries": len(queries),
+        "p50_ms": round(statistics.median(times), 3),
+        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 3),
+        "qps": round(len(queries) / wall, 1),
+    }
+
+
+def run_paperbot(size: str, workdir: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from corpus.models import Paper
+    from retrieval.index import SearchIndex
+
+    docs = corpus(size)
+    papers = (
+        Paper.model_construct(id=i, title=t, abstract=a, sentences=[], published=None, version=None, authors=[]) for i, t, a, _ in docs
+    )
+    started = time.perf_counter()
+    index = SearchIndex.build(papers, workers=2)
+    build = time.perf_counter() - started
+    folder = workdir / "index"
+    index.save(folder)
+    build_rss = peak_rss_mb()
+    size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+    del index, docs
+    return {"build_s": round(build, 2), "build_peak_rss_mb": round(build_rss), "disk_mb": round(size_mb, 1)}
+
+
+def run_paperbot_serve(size: str, workdir: Path) -> dict:
+    """A fresh process: load the saved index (as after a restart), then answer every claim."""
+    sys.path.insert(0, str(ROOT))
+    from retrieval.index import SearchIndex
+
+    base_rss = peak_rss_mb()
+    started = time.perf_counter()
+    index = SearchIndex.load(workdir / "index")
+    load = time.perf_counter() - started
+    result = {"load_s": round(load, 2), "serve_rss_mb": round(peak_rss_mb()), "index_rss_mb": round(peak_rss_mb() - base_rss)}
+    result.update(timed_queries(lambda q: index.search(q, 10), claims()))
+    return result
+
+
+def run_rank_bm25(size: str, workdir: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from rank_bm25 import BM25Okapi
+
+    from retrieval.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    docs = corpus(size)
+    started = time.perf_counter()
+    model = BM25Okapi([analyzer(f"{t}\n{a}") for _, t, a, _ in docs])
+    build = time.perf_counter() - started
+    queries = claims() if size == "scifact" else claims()[:: 1109 // 30][:30]
+    result = {"build_s": round(build, 2), "build_peak_rss_mb": round(peak_rss_mb())}
+    result.update(timed_queries(lambda q: model.get_top_n(analyzer(q), docs, 10), queries))
+    return result
+
+
+def run_bm25s(size: str, workdir: Path) -> dict:
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    docs = corpus(size)
+    started = time.perf_counter()
+    tokens = bm25s.tokenize([f"{t}\n{a}" for _, t, a, _ in docs], stopwords="en", stemmer=stemmer, show_progress=False)
+    model = bm25s.BM25(k1=1.5, b=0.75)
+    model.index(tokens, show_progress=False)
+    build = time.perf_counter() - started
+    model.save(workdir / "bm25s")
+    result = {"build_s": round(build, 2), "build_peak_rss_mb": round(peak_rss_mb())}
+    del model, docs, tokens
+    started = time.perf_counter()
+    model = bm25s.BM25.load(workdir / "bm25s")
+    result["load_s"] = round(time.perf_counter() - started, 2)
+
+    def search(query: str) -> None:
+        query_tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, show_progress=False)
+        if query_tokens.vocab:
+            model.retrieve(query_tokens, k=10, show_progress=False)
+
+    result.update(timed_queries(search, claims()))
+    return result
+
+
+SYSTEMS = {"paperbot": run_paperbot, "paperbot_serve": run_paperbot_serve, "rank_bm25": run_rank_bm25, "bm25s": run_bm25s}
+
+
+def child(system: str, size: str, workdir: str) -> None:
+    print(json.dumps(SYSTEMS[system](size, Path(workdir))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", nargs="+", default=["scifact", "100k"], choices=list(SIZES))
+    parser.add_argument("--systems", nargs="+", default=["paperbot", "rank_bm25", "bm25s"])
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(*args.child)
+    results: dict = {}
+    for size in args.sizes:
+        workdir = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
+        results[size] = {}
+        steps = []
+        for system in args.systems:
+            steps += ["paperbot", "paperbot_serve"] if system == "paperbot" else [system]
+        for system in steps:
+            out = subprocess.run([sys.executable, __file__, "--child", system, size, str(workdir)], capture_output=True, text=True)
+            if out.returncode != 0:
+                results[size][system] = {"error": out.stderr.strip().splitlines()[-1:]}
+            else:
+                results[size][system] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(size, system, results[size][system], flush=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        ours, ref = results[size].get("paperbot_serve", {}), results[size].get("rank_bm25", {})
+        if "qps" in ours and "qps" in ref:
+            results[size]["qps_vs_rank_bm25"] = round(ours["qps"] / ref["qps"], 1)
+        if "qps" in ours and "qps" in results[size].get("bm25s", {}):
+            results[size]["qps_vs_bm25s"] = round(ours["qps"] / results[size]["bm25s"]["qps"], 2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
