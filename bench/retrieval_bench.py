@@ -82,7 +82,8 @@ def run_paperbot(size: str, workdir: Path) -> dict:
 
     docs = corpus(size)
     papers = (
-        Paper.model_construct(id=i, title=t, abstract=a, sentences=[], published=None, version=None, authors=[]) for i, t, a, _ in docs
+        Paper.model_construct(id=i, title=t, abstract=a, sentences=[], published=None, version=None, authors=[])
+        for i, t, a, _ in docs
     )
     started = time.perf_counter()
     index = SearchIndex.build(papers, workers=2)
@@ -104,7 +105,11 @@ def run_paperbot_serve(size: str, workdir: Path) -> dict:
     started = time.perf_counter()
     index = SearchIndex.load(workdir / "index")
     load = time.perf_counter() - started
-    result = {"load_s": round(load, 2), "serve_rss_mb": round(peak_rss_mb()), "index_rss_mb": round(peak_rss_mb() - base_rss)}
+    result = {
+        "load_s": round(load, 2),
+        "serve_rss_mb": round(peak_rss_mb()),
+        "index_rss_mb": round(peak_rss_mb() - base_rss),
+    }
     result.update(timed_queries(lambda q: index.search(q, 10), claims()))
     return result
 
@@ -153,7 +158,12 @@ def run_bm25s(size: str, workdir: Path) -> dict:
     return result
 
 
-SYSTEMS = {"paperbot": run_paperbot, "paperbot_serve": run_paperbot_serve, "rank_bm25": run_rank_bm25, "bm25s": run_bm25s}
+SYSTEMS = {
+    "paperbot": run_paperbot,
+    "paperbot_serve": run_paperbot_serve,
+    "rank_bm25": run_rank_bm25,
+    "bm25s": run_bm25s,
+}
 
 
 def child(system: str, size: str, workdir: str) -> None:
@@ -177,7 +187,9 @@ def main() -> None:
         for system in args.systems:
             steps += ["paperbot", "paperbot_serve"] if system == "paperbot" else [system]
         for system in steps:
-            out = subprocess.run([sys.executable, __file__, "--child", system, size, str(workdir)], capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", system, size, str(workdir)], capture_output=True, text=True
+            )
             if out.returncode != 0:
                 results[size][system] = {"error": out.stderr.strip().splitlines()[-1:]}
             else:

@@ -267,6 +267,29 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, ctx: Context | None) -> int:
+    from bot.main import serve
+
+    settings = _settings()
+    return serve(resolve_home(args.home or settings.home), settings, sync="force" if args.sync else "auto")
+
+
+def cmd_sync(args: argparse.Namespace, ctx: Context | None) -> int:
+    from bot.main import sync_once
+
+    settings = _settings()
+    return sync_once(resolve_home(args.home or settings.home), settings)
+
+
+def _settings():
+    from bot.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValueError as exc:
+        raise UserError(f"bad settings: {exc}", EXIT_USAGE) from None
+
+
 def require_text(value: str | None, what: str) -> str:
     if value is None or not value.strip() or not any(ch.isalnum() for ch in value):
         raise UserError(f"the {what} is empty: type some words, e.g. paperbot {what_example(what)}", EXIT_USAGE)
@@ -337,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="the shared/data folder (default: ../shared/data beside the checkout)")
     evaluate.set_defaults(handler=cmd_eval)
 
+    serve = commands.add_parser("serve", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
+    serve.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
+    serve.set_defaults(handler=cmd_serve)
+
+    sync = commands.add_parser("sync", parents=[common], help="sync the slash commands with Discord now, then exit")
+    sync.set_defaults(handler=cmd_sync)
+
     return parser
 
 
@@ -347,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        needs_store = args.command not in {"eval"}
+        needs_store = args.command not in {"eval", "serve", "sync"}
         ctx = Context(resolve_home(args.home)) if needs_store else None
         try:
             return args.handler(args, ctx)

@@ -27,9 +27,11 @@ class AnswerOptions(BaseModel):
     max_chars: int = Field(default=600, ge=80, le=4000)
     papers: int = Field(default=5, ge=1, le=20, description="how many top papers to read sentences from")
     min_coverage: float = Field(default=0.35, ge=0, le=1)
-    doc_weight: float = Field(default=0.5, ge=0, description="weight of the paper's BM25 score beside the sentence's")
+    doc_weight: float = Field(default=2.0, ge=0, description="weight of the paper's BM25 score beside the sentence's")
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
-    min_relative: float = Field(default=0.0, ge=0, le=1, description="drop sentences scoring below this share of the best")
+    min_relative: float = Field(
+        default=0.85, ge=0, le=1, description="drop sentences scoring below this share of the best"
+    )
 
 
 class AnswerSentence(BaseModel):

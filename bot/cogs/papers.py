@@ -1,0 +1,175 @@
+"""/ask, /search, /paper, /help, and answers to mentions and DMs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.render import answer_embed, paper_embed, quote, search_embed
+from retrieval.search import MAX_K, SearchHit, SearchRequest
+
+if TYPE_CHECKING:
+    from bot.main import PaperBot
+
+log = logging.getLogger(__name__)
+NONE = discord.AllowedMentions.none()
+PER_PAGE = 5
+VIEW_TIMEOUT = 180
+HELP = (
+    "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word.\n"
+    "`/ask question` — a short cited answer\n"
+    "`/search query [k] [year_from] [year_to] [author]` — ranked papers, with buttons to page and open\n"
+    "`/paper id` — a paper's TL;DR and abstract\n"
+    "You can also mention me with a question, or send me a DM."
+)
+
+
+def _user_key(interaction: discord.Interaction) -> int:
+    return interaction.user.id
+
+
+class SearchView(discord.ui.View):
+    """Pages through search hits and opens one as a paper card; disables itself when it times out."""
+
+    def __init__(self, bot: PaperBot, query: str, hits: list[SearchHit], owner_id: int):
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.bot, self.query, self.hits, self.owner_id = bot, query, hits, owner_id
+        self.page = 0
+        self.message: discord.Message | discord.InteractionMessage | None = None
+        self._refresh()
+
+    @property
+    def pages(self) -> int:
+        return max(1, (len(self.hits) + PER_PAGE - 1) // PER_PAGE)
+
+    def _refresh(self) -> None:
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= self.pages - 1
+        for child in list(self.children):
+            if isinstance(child, discord.ui.Button) and (child.custom_id or "").startswith("open:"):
+                self.remove_item(child)
+        for rank, hit in enumerate(
+            self.hits[self.page * PER_PAGE : (self.page + 1) * PER_PAGE], self.page * PER_PAGE + 1
+        ):
+            button = discord.ui.Button(
+                label=f"Open {rank}", style=discord.ButtonStyle.secondary, custom_id=f"open:{hit.paper_id}", row=1
+            )
+            button.callback = self._opener(hit.paper_id)
+            self.add_item(button)
+
+    def embed(self) -> discord.Embed:
+        return search_embed(self.query, self.hits, self.page, PER_PAGE)
+
+    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        self.page = min(max(0, self.page + step), self.pages - 1)
+        self._refresh()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.primary, row=0)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary, row=0)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._turn(interaction, +1)
+
+    def _opener(self, paper_id: str):
+        async def open_paper(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            out = await self.bot.engine.paper_async(paper_id)
+            if out is None:
+                await interaction.followup.send(
+                    "That paper is no longer in the corpus.", ephemeral=True, allowed_mentions=NONE
+                )
+                return
+            await interaction.followup.send(embed=paper_embed(out), ephemeral=True, allowed_mentions=NONE)
+
+        return open_paper
+
+    async def on_timeout(self) -> None:
+        for child in self.children:
+            if isinstance(child, discord.ui.Button):
+                child.disabled = True
+        if self.message is not None:
+            try:
+                await self.message.edit(view=self)
+            except discord.HTTPException:
+                log.info("could not disable an expired search view")
+
+
+class Papers(commands.Cog):
+    def __init__(self, bot: PaperBot):
+        self.bot = bot
+
+    @app_commands.command(name="ask", description="Answer a question with cited sentences from the papers")
+    @app_commands.describe(question="What do you want to know?")
+    @app_commands.checks.cooldown(3, 30.0, key=_user_key)
+    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
+        await interaction.response.defer(thinking=True)
+        answer = await self.bot.engine.ask_async(question)
+        await interaction.followup.send(embed=answer_embed(answer), allowed_mentions=NONE)
+
+    @app_commands.command(name="search", description="Find papers by keywords")
+    @app_commands.describe(
+        query="Keywords",
+        k="How many results (1-50)",
+        year_from="Earliest year",
+        year_to="Latest year",
+        author="Part of an author's name",
+    )
+    @app_commands.checks.cooldown(5, 30.0, key=_user_key)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 500],
+        k: app_commands.Range[int, 1, 50] = 10,
+        year_from: app_commands.Range[int, 1900, 2100] | None = None,
+        year_to: app_commands.Range[int, 1900, 2100] | None = None,
+        author: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        request = SearchRequest(query=query, k=min(k, MAX_K), year_from=year_from, year_to=year_to, author=author)
+        hits = await self.bot.engine.search_async(request)
+        view = SearchView(self.bot, query, hits, interaction.user.id)
+        view.message = await interaction.followup.send(embed=view.embed(), view=view, allowed_mentions=NONE, wait=True)
+
+    @app_commands.command(name="paper", description="A paper's TL;DR and abstract")
+    @app_commands.describe(id="arXiv id such as 2403.05530, or the corpus id")
+    async def paper(self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 200]) -> None:
+        await interaction.response.defer(thinking=True)
+        out = await self.bot.engine.paper_async(id)
+        if out is None:
+            await interaction.followup.send(
+                f"No paper `{quote(id)}` in the corpus. Try `/search`.", allowed_mentions=NONE
+            )
+            return
+        await interaction.followup.send(embed=paper_embed(out), allowed_mentions=NONE)
+
+    @app_commands.command(name="help", description="What paperbot can do")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(HELP, ephemeral=True, allowed_mentions=NONE)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A mention or a DM is a question: answer it like /ask, as a reply."""
+        if message.author.bot or self.bot.user is None:
+            return
+        is_dm = message.guild is None
+        if not is_dm and not any(user.id == self.bot.user.id for user in message.mentions):
+            return
+        question = re.sub(rf"<@!?{self.bot.user.id}>", " ", message.content).strip()
+        if not question:
+            await message.reply(HELP, allowed_mentions=NONE, mention_author=False)
+            return
+        async with message.channel.typing():
+            answer = await self.bot.engine.ask_async(question[:1000])
+        await message.reply(embed=answer_embed(answer), allowed_mentions=NONE, mention_author=False)
+
+
+async def setup(bot: PaperBot) -> None:
+    await bot.add_cog(Papers(bot))

@@ -1,0 +1,84 @@
+"""The bot's view of the corpus: store + index behind one lock, called from worker threads.
+
+Discord handlers await these through `asyncio.to_thread`, so BM25 and sentence
+selection never block the event loop (and with it the gateway heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+from corpus.home import open_store
+from corpus.models import InvalidId, Paper, normalise_id
+from corpus.store import Store
+from retrieval.answer import Answer, AnswerOptions, answer_question
+from retrieval.index import SearchIndex, open_index
+from retrieval.search import SearchHit, SearchRequest, run_search
+from retrieval.tldr import PaperOut, paper_with_tldr
+
+
+class Engine:
+    """Thread-safe access to the corpus for the bot."""
+
+    def __init__(self, store: Store, index: SearchIndex, home: Path | None = None):
+        self.store = store
+        self.index = index
+        self.home = home
+        self._lock = threading.Lock()
+        self.load_seconds = 0.0
+
+    @classmethod
+    def open(cls, home: Path) -> Engine:
+        started = time.perf_counter()
+        store = open_store(home)
+        engine = cls(store, open_index(home, store), home)
+        engine.load_seconds = time.perf_counter() - started
+        return engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- blocking calls (run in a thread) ----
+
+    def ask(self, question: str, options: AnswerOptions | None = None) -> Answer:
+        with self._lock:
+            return answer_question(question, self.index, self.store, options)
+
+    def search(self, request: SearchRequest) -> list[SearchHit]:
+        with self._lock:
+            return run_search(self.index, self.store, request)
+
+    def paper(self, raw_id: str) -> PaperOut | None:
+        try:
+            paper_id, _ = normalise_id(raw_id)
+        except InvalidId:
+            return None
+        with self._lock:
+            paper = self.store.get(paper_id)
+            return paper_with_tldr(paper, self.index) if paper else None
+
+    def add_papers(self, papers: list[Paper]) -> int:
+        """Store new papers and bring the index up to date incrementally (no rebuild)."""
+        with self._lock:
+            report = self.store.ingest(papers)
+            if report.added or report.updated:
+                changed = [p for _, p in self.store.changed_since(self.index.seq)]
+                self.index.add(changed)
+                self.index.seq = self.store.sequence
+                if self.home:
+                    self.index.save(self.home / "index")
+            return report.added
+
+    # ---- async wrappers ----
+
+    async def ask_async(self, question: str) -> Answer:
+        return await asyncio.to_thread(self.ask, question)
+
+    async def search_async(self, request: SearchRequest) -> list[SearchHit]:
+        return await asyncio.to_thread(self.search, request)
+
+    async def paper_async(self, raw_id: str) -> PaperOut | None:
+        return await asyncio.to_thread(self.paper, raw_id)

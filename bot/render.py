@@ -1,0 +1,134 @@
+"""Answers, search results and papers as Discord embeds, always inside Discord's limits.
+
+discord.py does not check these limits; Discord rejects the whole message when one is
+exceeded. So every renderer cuts at sentence boundaries and drops a reference only
+together with the sentences that cite it (no orphaned `[n]`).
+"""
+
+from __future__ import annotations
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from retrieval.answer import Answer
+from retrieval.search import SearchHit
+from retrieval.tldr import PaperOut
+
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FIELDS_MAX = 25
+EMBED_TOTAL_MAX = 6000
+QUOTE_MAX = 200
+COLOUR = discord.Colour.from_rgb(179, 27, 27)
+
+
+def safe(text: str, limit: int | None = None) -> str:
+    """User or corpus text shown literally: markdown and mentions escaped, cut with an ellipsis."""
+    text = escape_mentions(escape_markdown(text.replace("\x00", "")))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip("\\") + "…"
+    return text
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """Characters that count toward Discord's 6,000 per-message embed total."""
+    size = len(embed.title or "") + len(embed.description or "")
+    size += len(embed.footer.text or "") if embed.footer else 0
+    size += len(embed.author.name or "") if embed.author else 0
+    return size + sum(len(f.name or "") + len(f.value or "") for f in embed.fields)
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    embed = discord.Embed(title=safe(answer.question, TITLE_MAX), colour=COLOUR)
+    if not answer.found:
+        embed.description = "I found nothing in the corpus that answers this. Try `/search` with other words."
+        return embed
+    by_number = {c.n: c for c in answer.citations}
+    kept: list[str] = []
+    cited: list[int] = []
+    for sentence in answer.answer:
+        line = f"{safe(sentence.text)} **[{sentence.citation}]**"
+        references = [*cited, sentence.citation] if sentence.citation not in cited else cited
+        body = " ".join([*kept, line])
+        if (
+            len(body) > DESCRIPTION_MAX - 1
+            or _references_size(references, by_number) + len(body) > EMBED_TOTAL_MAX - 300
+        ):
+            break
+        kept.append(line)
+        cited = references
+    if not kept:  # even one sentence is too long: cut it, keeping its citation marker
+        first = answer.answer[0]
+        marker = f" **[{first.citation}]**"
+        kept, cited = [safe(first.text, DESCRIPTION_MAX - len(marker) - 1) + marker], [first.citation]
+    embed.description = " ".join(kept)
+    for n in cited[:FIELDS_MAX]:
+        citation = by_number[n]
+        year = f" ({citation.published.year})" if citation.published else ""
+        link = f"[{citation.paper_id}]({citation.url})" if citation.url else citation.paper_id
+        embed.add_field(
+            name=safe(f"[{n}] {citation.title or citation.paper_id}", FIELD_NAME_MAX),
+            value=f"{link}{year}"[:FIELD_VALUE_MAX],
+            inline=False,
+        )
+    return embed
+
+
+def _references_size(numbers: list[int], by_number: dict) -> int:
+    return sum(min(len(by_number[n].title) + 16, FIELD_NAME_MAX) + 80 for n in numbers)
+
+
+def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) -> discord.Embed:
+    embed = discord.Embed(title=safe(f"Search: {query}", TITLE_MAX), colour=COLOUR)
+    shown = hits[page * per_page : (page + 1) * per_page]
+    if not shown:
+        embed.description = "No papers match. Try fewer or other words."
+        return embed
+    lines = []
+    for rank, hit in enumerate(shown, page * per_page + 1):
+        year = f" ({hit.published[:4]})" if hit.published else ""
+        title = safe(hit.title or hit.paper_id, 200)
+        link = f"[{title}]({hit.url})" if hit.url else title
+        lines.append(f"**{rank}.** {link}{year} · `{hit.paper_id}` · {hit.score:.1f}")
+    embed.description = _join_within(lines, DESCRIPTION_MAX)
+    pages = (len(hits) + per_page - 1) // per_page
+    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(hits)} results")
+    return embed
+
+
+def paper_embed(out: PaperOut) -> discord.Embed:
+    paper = out.paper
+    embed = discord.Embed(title=safe(paper.title or paper.id, TITLE_MAX), url=paper.url, colour=COLOUR)
+    if out.tldr:
+        embed.add_field(name="TL;DR", value=safe(out.tldr, FIELD_VALUE_MAX), inline=False)
+    authors = ", ".join(paper.authors[:8]) + (f" and {len(paper.authors) - 8} more" if len(paper.authors) > 8 else "")
+    if authors:
+        embed.add_field(name="Authors", value=safe(authors, FIELD_VALUE_MAX), inline=False)
+    meta = f"`{paper.id}`" + (f" · {paper.published}" if paper.published else "")
+    embed.add_field(name="Paper", value=meta, inline=False)
+    budget = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - embed_size(embed) - 10)
+    embed.description = _join_within([safe(s) for s in paper.sentences], budget, " ")
+    return embed
+
+
+def _join_within(parts: list[str], limit: int, sep: str = "\n") -> str:
+    """Whole parts joined up to `limit` characters, with '…' when some were left out."""
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        extra = len(part) + (len(sep) if out else 0)
+        if used + extra > limit - 2:
+            if not out:
+                return part[: limit - 1] + "…"
+            return sep.join(out) + sep + "…"
+        out.append(part)
+        used += extra
+    return sep.join(out)
+
+
+def quote(text: str) -> str:
+    """A user's words quoted back in plain content: escaped, one line, cut to QUOTE_MAX."""
+    return safe(" ".join(text.split()), QUOTE_MAX)

@@ -1,0 +1,71 @@
+"""Bot settings from the environment (or a .env file), validated by pydantic-settings.
+
+The token is a SecretStr: it prints as '**********' in logs, reprs and errors.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Discord bot tokens: base64 user id . timestamp . HMAC, each url-safe base64.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
+    discord_token_file: Path | None = Field(default=None, validation_alias="DISCORD_TOKEN_FILE")
+    dev_guild_id: int | None = Field(default=None, validation_alias="PAPERBOT_DEV_GUILD")
+    home: Path | None = Field(default=None, validation_alias="PAPERBOT_HOME")
+    log_level: str = Field(default="INFO", validation_alias="PAPERBOT_LOG_LEVEL")
+    shard_count: int | None = Field(default=None, ge=1, validation_alias="SHARD_COUNT")
+    shard_ids: list[int] | None = Field(default=None, validation_alias="SHARD_IDS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
+
+    def token(self) -> str:
+        """The token from DISCORD_TOKEN or DISCORD_TOKEN_FILE; ValueError (never showing it) if absent or malformed."""
+        secret = self.discord_token.get_secret_value().strip() if self.discord_token else ""
+        if not secret and self.discord_token_file:
+            try:
+                secret = self.discord_token_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"DISCORD_TOKEN_FILE {self.discord_token_file}: cannot read ({exc.strerror})"
+                ) from None
+        if not secret:
+            raise ValueError(
+                "DISCORD_TOKEN is not set: put the bot token from Discord's developer portal in the environment or in DISCORD_TOKEN_FILE"
+            )
+        if not TOKEN_SHAPE.match(secret):
+            raise ValueError(
+                "DISCORD_TOKEN is malformed: expected three dot-separated parts as the developer portal shows it"
+            )
+        return secret
+
+
+def load_settings() -> Settings:
+    """Settings, or ValueError with one line per bad field (values of secrets are not shown)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ValueError("; ".join(lines)) from None
