@@ -8,7 +8,7 @@ together with the sentences that cite it (no orphaned `[n]`).
 from __future__ import annotations
 
 import discord
-from discord.utils import escape_markdown, escape_mentions
+from discord.utils import escape_markdown
 
 from retrieval.answer import Answer
 from retrieval.search import SearchHit
@@ -27,7 +27,9 @@ COLOUR = discord.Colour.from_rgb(179, 27, 27)
 
 def safe(text: str, limit: int | None = None) -> str:
     """User or corpus text shown literally: markdown and mentions escaped, cut with an ellipsis."""
-    text = escape_mentions(escape_markdown(text.replace("\x00", "")))
+    # a zero-width space after every "@" defuses @everyone, <@id>, <@&role> of any length;
+    # allowed_mentions=none on every message is the second guard
+    text = escape_markdown(text.replace("\x00", "")).replace("@", "@\u200b")
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip("\\") + "…"
     return text

@@ -92,6 +92,14 @@ async def scenario(home) -> None:
         follow = await fake.wait_for(lambda r: r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{token}"))
         assert "found nothing" in follow.body["embeds"][0]["description"]
 
+        # per-user cooldown on /ask (3 per 30 s): the fourth in a row is told to wait, ephemerally
+        token = await fake.send_command("ask", {"question": "perceiver architecture"})
+        await fake.wait_for(lambda r: r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{token}"))
+        token = await fake.send_command("ask", {"question": "perceiver architecture"})
+        refusal = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
+        assert refusal.body["type"] == 4 and refusal.body["data"]["flags"] & 64
+        assert re.search(r"try again in \d+ s", refusal.body["data"]["content"])
+
         # /search: a ranked page with buttons; Next turns the page
         token = await fake.send_command("search", {"query": "model", "k": 12})
         follow = await fake.wait_for(lambda r: r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{token}"))
