@@ -78,6 +78,14 @@ class Analyzer:
     def _word_uncached(self, word: str) -> str:
         return "" if word in self.stop_words else self._term(word)
 
+    def term_of(self, word: str) -> str:
+        """The term for one normalised word from `words()`; '' for a stop word."""
+        return self._words[word]
+
+    def words(self, text: str) -> list[str]:
+        """The normalised words of `text` before stop words and stemming (the plain-word fast path)."""
+        return _PART.findall(unicodedata.normalize("NFKC", text).casefold())
+
     def __call__(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFKC", text).casefold()
         if not self.compounds:

@@ -40,17 +40,54 @@ def document_text(paper: Paper) -> str:
     return f"{paper.title}\n{paper.abstract}"
 
 
+_WORKER_ANALYZER: Analyzer | None = None
+
+
+def _default_analyzer() -> Analyzer:
+    """One analyzer per process, so its word cache stays warm across chunks."""
+    global _WORKER_ANALYZER
+    if _WORKER_ANALYZER is None:
+        _WORKER_ANALYZER = Analyzer()
+    return _WORKER_ANALYZER
+
+
+class _ChunkIds(dict):
+    """word -> chunk-local term id (-1 for a stop word); `terms` grows as new terms appear."""
+
+    def __init__(self, analyzer: Analyzer):
+        super().__init__()
+        self.analyzer = analyzer
+        self.terms: dict[str, int] = {}
+
+    def __missing__(self, word: str) -> int:
+        term = self.analyzer.term_of(word)
+        value = self[word] = self.terms.setdefault(term, len(self.terms)) if term else -1
+        return value
+
+
 def _analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Analyze texts into a chunk-local vocabulary, flat local term ids and lengths (runs in a worker)."""
-    analyzer = analyzer or Analyzer()
-    local: dict[str, int] = {}
-    ids: list[int] = []
+    """Analyze texts into a chunk-local vocabulary, flat local term ids and lengths (runs in a worker).
+
+    The hot loop is one dict lookup per word (word -> local term id); equivalent to
+    `analyzer(text)`, which the rank-bm25 equality tests check.
+    """
+    analyzer = analyzer or _default_analyzer()
+    table = _ChunkIds(analyzer)
+    parts: list[np.ndarray] = []
     lengths = np.empty(len(texts), np.int64)
     for i, text in enumerate(texts):
-        terms = analyzer(text)
-        lengths[i] = len(terms)
-        ids.extend([local.setdefault(t, len(local)) for t in terms])
-    return list(local), np.asarray(ids, np.int64), lengths
+        if analyzer.compounds:  # compound tokens are not single words: no word cache
+            ids = np.asarray([table.terms.setdefault(t, len(table.terms)) for t in analyzer(text)], np.int64)
+            lengths[i] = len(ids)
+            parts.append(ids)
+            continue
+        words = analyzer.words(text)
+        ids = np.fromiter(map(table.__getitem__, words), np.int64, len(words))
+        ids = ids[ids >= 0]
+        lengths[i] = len(ids)
+        parts.append(ids)
+    flat = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return list(table.terms), flat, lengths
 
 
 class SearchIndex:
@@ -127,7 +164,7 @@ class SearchIndex:
     def _analyzed_chunks(self, papers: Iterable[Paper], workers: int) -> Iterator[tuple[list[Paper], tuple]]:
         iterator = iter(papers)
         chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
-        if workers <= 1:
+        if workers <= 1 or self.analyzer.config() != Analyzer().config():  # workers use the default analyzer
             for batch in chunks:
                 yield batch, _analyze_chunk([document_text(p) for p in batch], self.analyzer)
             return
