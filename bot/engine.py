@@ -27,7 +27,7 @@ class Engine:
         self.store = store
         self.index = index
         self.home = home
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self.load_seconds = 0.0
 
     @classmethod
@@ -44,11 +44,11 @@ class Engine:
     # ---- blocking calls (run in a thread) ----
 
     def ask(self, question: str, options: AnswerOptions | None = None) -> Answer:
-        with self._lock:
+        with self.lock:
             return answer_question(question, self.index, self.store, options)
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
-        with self._lock:
+        with self.lock:
             return run_search(self.index, self.store, request)
 
     def paper(self, raw_id: str) -> PaperOut | None:
@@ -56,13 +56,13 @@ class Engine:
             paper_id, _ = normalise_id(raw_id)
         except InvalidId:
             return None
-        with self._lock:
+        with self.lock:
             paper = self.store.get(paper_id)
             return paper_with_tldr(paper, self.index) if paper else None
 
     def add_papers(self, papers: list[Paper]) -> int:
         """Store new papers and bring the index up to date incrementally (no rebuild)."""
-        with self._lock:
+        with self.lock:
             report = self.store.ingest(papers)
             if report.added or report.updated:
                 changed = [p for _, p in self.store.changed_since(self.index.seq)]

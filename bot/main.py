@@ -23,7 +23,7 @@ from bot.engine import Engine
 from bot.settings import Settings
 
 log = logging.getLogger("paperbot")
-COGS = ("bot.cogs.papers",)
+COGS = ("bot.cogs.papers", "bot.cogs.digest")
 SYNC_HASH_FILE = "command-sync.json"
 
 
@@ -33,6 +33,8 @@ class PaperTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down a little: try again in {error.retry_after:.0f} s."
+        elif isinstance(error, app_commands.MissingPermissions):
+            message = "You need the Manage Server permission for this."
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:

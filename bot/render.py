@@ -11,6 +11,7 @@ import discord
 from discord.utils import escape_markdown
 
 from retrieval.answer import Answer
+from retrieval.digest import Digest
 from retrieval.search import SearchHit
 from retrieval.tldr import PaperOut
 
@@ -134,3 +135,50 @@ def _join_within(parts: list[str], limit: int, sep: str = "\n") -> str:
 def quote(text: str) -> str:
     """A user's words quoted back in plain content: escaped, one line, cut to QUOTE_MAX."""
     return safe(" ".join(text.split()), QUOTE_MAX)
+
+
+DIGEST_ITEMS_PER_MESSAGE = 8
+DIGEST_MAX_MESSAGES = 5
+
+
+def digest_marker(day, part: int, parts: int) -> str:
+    """The footer that identifies a digest message; also how a resumed post recognises it in the channel."""
+    return f"paperbot digest {day.isoformat()} · part {part}/{parts}"
+
+
+def digest_messages(digest: Digest) -> list[discord.Embed]:
+    """One embed per message, at most DIGEST_MAX_MESSAGES; what does not fit is counted in the last footer."""
+    blocks = []
+    for item in digest.papers:
+        names = ", ".join(item.authors[:3]) + (" et al." if len(item.authors) > 3 else "")
+        title = safe(item.title, 200)
+        head = f"**[{title}]({item.url})**" if item.url else f"**{title}**"
+        lines = [head + (f" — {safe(names, 200)}" if names else "")]
+        if item.tldr:
+            lines.append("> " + safe(item.tldr, 500))
+        blocks.append("\n".join(lines))
+    chunks: list[list[str]] = []
+    for block in blocks:
+        if (
+            not chunks
+            or len(chunks[-1]) >= DIGEST_ITEMS_PER_MESSAGE
+            or sum(len(b) + 2 for b in chunks[-1]) + len(block) > 3500
+        ):
+            chunks.append([])
+        chunks[-1].append(block)
+    left_out = digest.left_out + sum(len(c) for c in chunks[DIGEST_MAX_MESSAGES:])
+    chunks = chunks[:DIGEST_MAX_MESSAGES]
+    total = sum(len(c) for c in chunks)
+    embeds = []
+    for number, chunk in enumerate(chunks, 1):
+        embed = discord.Embed(
+            title=f"New papers · {digest.date.isoformat()}" if number == 1 else None,
+            description="\n\n".join(chunk),
+            colour=COLOUR,
+        )
+        footer = digest_marker(digest.date, number, len(chunks))
+        if number == len(chunks) and left_out:
+            footer += f" · {left_out} more not shown (of {total + left_out})"
+        embed.set_footer(text=footer)
+        embeds.append(embed)
+    return embeds

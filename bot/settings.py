@@ -5,11 +5,14 @@ The token is a SecretStr: it prints as '**********' in logs, reprs and errors.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Discord bot tokens: base64 user id . timestamp . HMAC, each url-safe base64.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
@@ -24,7 +27,12 @@ class Settings(BaseSettings):
     home: Path | None = Field(default=None, validation_alias="PAPERBOT_HOME")
     log_level: str = Field(default="INFO", validation_alias="PAPERBOT_LOG_LEVEL")
     shard_count: int | None = Field(default=None, ge=1, validation_alias="SHARD_COUNT")
-    shard_ids: list[int] | None = Field(default=None, validation_alias="SHARD_IDS")
+    shard_ids: Annotated[list[int] | None, NoDecode] = Field(default=None, validation_alias="SHARD_IDS")
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="PAPERBOT_FEEDS")
+    digest_time: dt.time = Field(default=dt.time(8, 0), validation_alias="PAPERBOT_DIGEST_TIME")
+    digest_runner: bool = Field(default=True, validation_alias="PAPERBOT_DIGEST_RUNNER")
+    fetch_delay: float = Field(default=3.0, ge=0, validation_alias="PAPERBOT_FETCH_DELAY")
+    log_format: str = Field(default="plain", pattern="^(plain|json)$", validation_alias="PAPERBOT_LOG_FORMAT")
 
     @field_validator("log_level")
     @classmethod
@@ -34,11 +42,22 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",") if part.strip()]
+            )
+        return value
+
     @field_validator("shard_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [int(part) for part in value.replace(",", " ").split()]
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [int(part) for part in text.replace(",", " ").split()]
         return value
 
     def token(self) -> str:

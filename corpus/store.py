@@ -164,6 +164,20 @@ class Store:
         for change, record in self._db.execute("SELECT seq, record FROM papers WHERE seq > ? ORDER BY seq", (seq,)):
             yield change, Paper.model_validate_json(record)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For modules that keep their own tables in the same file (corpus.digests)."""
+        return self._db
+
+    def max_row(self) -> int:
+        """The highest row number: rows are given at insert and kept when a newer version replaces a paper."""
+        return self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM papers").fetchone()[0]
+
+    def added_after(self, row: int) -> list[tuple[int, Paper]]:
+        """Papers first added after row number `row` (replacements of older papers are not new)."""
+        rows = self._db.execute("SELECT rowid, record FROM papers WHERE rowid > ? ORDER BY rowid", (row,))
+        return [(rowid, Paper.model_validate_json(record)) for rowid, record in rows]
+
     def published_on(self, day: dt.date) -> list[Paper]:
         rows = self._db.execute("SELECT record FROM papers WHERE published = ? ORDER BY id", (day.isoformat(),))
         return [Paper.model_validate_json(record) for (record,) in rows]

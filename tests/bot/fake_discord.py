@@ -26,6 +26,7 @@ APP_ID = 900000000000000001
 BOT_ID = APP_ID
 GUILD_ID = 900000000000000100
 CHANNEL_ID = 900000000000000200
+CHANNEL2_ID = 900000000000000201
 USER_ID = 900000000000000300
 ROLE_ID = 900000000000000400
 _ids = itertools.count(910000000000000000)
@@ -94,7 +95,10 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._new_request = asyncio.Condition()
         self.interaction_created: dict[str, float] = {}
-        self.last_message_ids: dict[str, str] = {}  # request path -> id of the message the fake created
+        self.last_message_ids: dict[str, str] = {}
+        self.member_permissions = 1071698660929 | 32  # includes Manage Server
+        self.channel_messages: dict[str, list[dict]] = {}  # what the bot posted, per channel
+        self.on_channel_post = None  # test hook: called with (channel_id, body) before answering
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -221,10 +225,10 @@ class FakeDiscord:
             ],
             "channels": [
                 {
-                    "id": str(CHANNEL_ID),
+                    "id": str(cid),
                     "type": 0,
-                    "name": "papers",
-                    "position": 0,
+                    "name": name,
+                    "position": i,
                     "permission_overwrites": [],
                     "nsfw": False,
                     "parent_id": None,
@@ -232,6 +236,7 @@ class FakeDiscord:
                     "last_message_id": None,
                     "rate_limit_per_user": 0,
                 }
+                for i, (cid, name) in enumerate([(CHANNEL_ID, "papers"), (CHANNEL2_ID, "reading-club")])
             ],
             "threads": [],
             "stage_instances": [],
@@ -248,15 +253,16 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ events a test sends
 
-    def member(self) -> dict:
+    def member(self, user_id: int | None = None) -> dict:
+        user = HUMAN if user_id is None else {**HUMAN, "id": str(user_id), "username": f"reader{user_id}"}
         return {
-            "user": HUMAN,
+            "user": user,
             "roles": [],
             "joined_at": "2026-01-01T00:00:00+00:00",
             "deaf": False,
             "mute": False,
             "flags": 0,
-            "permissions": "1071698660929",
+            "permissions": str(self.member_permissions),
         }
 
     async def send_mention(self, text: str) -> str:
@@ -267,7 +273,7 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
         return message_id
 
-    async def send_command(self, name: str, options: dict[str, Any]) -> str:
+    async def send_command(self, name: str, options: dict[str, Any], user_id: int | None = None) -> str:
         """INTERACTION_CREATE for a slash command; returns the interaction token."""
         types = {str: 3, int: 4, bool: 5}
         data = {
@@ -276,12 +282,26 @@ class FakeDiscord:
             "type": 1,
             "options": [{"name": k, "type": types[type(v)], "value": v} for k, v in options.items()],
         }
-        return await self._interaction(2, data)
+        return await self._interaction(2, data, user_id=user_id)
+
+    async def send_command_group(
+        self, group: str, name: str, options: dict[str, Any], user_id: int | None = None
+    ) -> str:
+        """INTERACTION_CREATE for a subcommand such as /digest here."""
+        types = {str: 3, int: 4, bool: 5}
+        sub = {
+            "name": name,
+            "type": 1,
+            "options": [{"name": k, "type": types[type(v)], "value": v} for k, v in options.items()],
+        }
+        return await self._interaction(
+            2, {"id": snowflake(), "name": group, "type": 1, "options": [sub]}, user_id=user_id
+        )
 
     async def press_button(self, message: dict, custom_id: str) -> str:
         return await self._interaction(3, {"custom_id": custom_id, "component_type": 2}, message=message)
 
-    async def _interaction(self, kind: int, data: dict, message: dict | None = None) -> str:
+    async def _interaction(self, kind: int, data: dict, message: dict | None = None, user_id: int | None = None) -> str:
         token = f"tok{snowflake()}"
         payload = {
             "id": snowflake(),
@@ -291,7 +311,7 @@ class FakeDiscord:
             "guild_id": str(GUILD_ID),
             "channel_id": str(CHANNEL_ID),
             "channel": {"id": str(CHANNEL_ID), "type": 0, "name": "papers", "guild_id": str(GUILD_ID)},
-            "member": self.member(),
+            "member": self.member(user_id),
             "token": token,
             "version": 1,
             "app_permissions": "1071698660929",
@@ -367,7 +387,13 @@ class FakeDiscord:
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
-            return _json(message_payload(parts[1], body or {}))
+            message = message_payload(parts[1], body or {})
+            self.channel_messages.setdefault(parts[1], []).append(message)
+            if self.on_channel_post:
+                self.on_channel_post(parts[1], body)
+            return _json(message)
+        if parts[0] == "channels" and parts[-1] == "messages" and method == "GET":
+            return _json(list(reversed(self.channel_messages.get(parts[1], []))))
         if parts[0] == "channels" and "messages" in parts and method == "PATCH":
             return _json(message_payload(parts[1], body or {}, message_id=parts[-1]))
         return _json({"message": f"fake Discord has no route {method} {path}", "code": 0}, status=404)

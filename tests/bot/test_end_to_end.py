@@ -16,17 +16,20 @@ NAME_RULE = re.compile(r"^[-_\w]{1,32}$", re.UNICODE)
 
 def check_command_payload(commands: list[dict]) -> None:
     """Discord's rules for application commands, checked on what the bot synced."""
-    assert commands
+    assert commands and len(commands) <= 100
     for command in commands:
-        assert NAME_RULE.match(command["name"]) and command["name"] == command["name"].lower()
-        assert 1 <= len(command["description"]) <= 100
-        options = command.get("options", [])
-        assert len(options) <= 25
-        for option in options:
-            assert NAME_RULE.match(option["name"]) and option["name"] == option["name"].lower()
-            assert 1 <= len(option["description"]) <= 100
-        required = [o.get("required", False) for o in options]
-        assert required == sorted(required, reverse=True), "required options must come first"
+        check_named(command)
+
+
+def check_named(item: dict) -> None:
+    assert NAME_RULE.match(item["name"]) and item["name"] == item["name"].lower()
+    assert 1 <= len(item["description"]) <= 100
+    options = item.get("options", [])
+    assert len(options) <= 25
+    for option in options:
+        check_named(option)  # options, and subcommands (type 1) with their own options
+    required = [o.get("required", False) for o in options]
+    assert required == sorted(required, reverse=True), "required options must come first"
 
 
 def check_message(body: dict) -> None:
@@ -62,7 +65,17 @@ async def scenario(home) -> None:
         # the command tree was synced once, and it follows Discord's rules
         sync = await fake.wait_for(lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands")
         check_command_payload(sync.body)
-        assert {c["name"] for c in sync.body} == {"ask", "search", "paper", "help"}
+        assert {c["name"] for c in sync.body} == {"ask", "search", "paper", "help", "digest"}
+        digest_group = next(c for c in sync.body if c["name"] == "digest")
+        assert {o["name"] for o in digest_group["options"]} == {
+            "here",
+            "off",
+            "subscribe",
+            "unsubscribe",
+            "list",
+            "preview",
+        }
+        assert str(digest_group["default_member_permissions"]) == "32"  # Manage Server
 
         # a mention is answered like /ask, as a reply that pings nobody
         start = len(fake.requests)
