@@ -77,14 +77,10 @@ def timed_queries(search, queries: list[str]) -> dict:
 
 def run_paperbot(size: str, workdir: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from corpus.models import Paper
-    from retrieval.index import SearchIndex
+    from retrieval.index import IndexDoc, SearchIndex
 
     docs = corpus(size)
-    papers = (
-        Paper.model_construct(id=i, title=t, abstract=a, sentences=[], published=None, version=None, authors=[])
-        for i, t, a, _ in docs
-    )
+    papers = (IndexDoc(i, f"{t}\n{a}", year) for i, t, a, year in docs)  # what the store streams for a rebuild
     started = time.perf_counter()
     index = SearchIndex.build(papers, workers=2)
     build = time.perf_counter() - started

@@ -178,6 +178,20 @@ class Store:
         rows = self._db.execute("SELECT rowid, record FROM papers WHERE rowid > ? ORDER BY rowid", (row,))
         return [(rowid, Paper.model_validate_json(record)) for rowid, record in rows]
 
+    def index_rows(self, after_seq: int = 0) -> Iterator[tuple[int, tuple[str, str, int]]]:
+        """(seq, (id, title + newline + abstract, year)) for papers changed after `after_seq`.
+
+        Read with SQLite's JSON functions, so a full rebuild of a large corpus does not build a
+        Paper object per row (that costs more than analyzing the text).
+        """
+        rows = self._db.execute(
+            "SELECT seq, id, json_extract(record, '$.title'), json_extract(record, '$.abstract'),"
+            " CAST(substr(COALESCE(published, '0'), 1, 4) AS INTEGER) FROM papers WHERE seq > ? ORDER BY seq",
+            (after_seq,),
+        )
+        for seq, paper_id, title, abstract, year in rows:
+            yield seq, (paper_id, f"{title}\n{abstract}", year)
+
     def published_on(self, day: dt.date) -> list[Paper]:
         rows = self._db.execute("SELECT record FROM papers WHERE published = ? ORDER BY id", (day.isoformat(),))
         return [Paper.model_validate_json(record) for (record,) in rows]

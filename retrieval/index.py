@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +36,21 @@ class Hit:
     score: float
 
 
+class IndexDoc(NamedTuple):
+    """What the index needs of a paper: its id, the text BM25 sees, and its year (0 if unknown)."""
+
+    paper_id: str
+    text: str
+    year: int
+
+
 def document_text(paper: Paper) -> str:
     """What BM25 sees of a paper: title and abstract, both counted."""
     return f"{paper.title}\n{paper.abstract}"
+
+
+def as_doc(paper: Paper) -> IndexDoc:
+    return IndexDoc(paper.id, document_text(paper), paper.year or 0)
 
 
 _WORKER_ANALYZER: Analyzer | None = None
@@ -119,7 +132,7 @@ class SearchIndex:
     @classmethod
     def build(
         cls,
-        papers: Iterable[Paper],
+        papers: Iterable[Paper | IndexDoc],
         analyzer: Analyzer | None = None,
         params: BM25Params | None = None,
         seq: int = 0,
@@ -131,27 +144,31 @@ class SearchIndex:
         index.add(papers, workers=workers)
         return index
 
-    def add(self, papers: Iterable[Paper], workers: int = 1) -> int:
-        """Index new papers; a paper whose id is already indexed replaces the old row. Returns how many."""
+    def add(self, papers: Iterable[Paper | IndexDoc], workers: int = 1) -> int:
+        """Index new papers; a paper whose id is already indexed replaces the old row. Returns how many.
+
+        Takes Papers, or IndexDocs (the store streams those for a rebuild without building Paper objects).
+        """
+        docs = (p if isinstance(p, IndexDoc) else as_doc(p) for p in papers)
         parts: list[Postings] = []
         first = len(self.paper_ids)
         replaced: list[int] = []
         added = 0
-        for batch, (local_terms, local_ids, lengths) in self._analyzed_chunks(papers, workers):
+        for batch, (local_terms, local_ids, lengths) in self._analyzed_chunks(docs, workers):
             known = len(self.terms)
             remap = np.fromiter(
                 (self.vocab.setdefault(t, len(self.vocab)) for t in local_terms), np.int64, len(local_terms)
             )
             self.terms.extend(t for t, g in zip(local_terms, remap, strict=False) if g >= known)
-            for paper in batch:
-                if paper.id in self.rows:
-                    replaced.append(self.rows[paper.id])
-                self.rows[paper.id] = len(self.paper_ids)
-                self.paper_ids.append(paper.id)
+            for doc in batch:
+                if doc.paper_id in self.rows:
+                    replaced.append(self.rows[doc.paper_id])
+                self.rows[doc.paper_id] = len(self.paper_ids)
+                self.paper_ids.append(doc.paper_id)
             parts.append(Postings.from_flat(remap[local_ids], lengths, len(self.vocab), first))
             first += len(batch)
             added += len(batch)
-            years = np.fromiter((p.year or 0 for p in batch), np.int16, len(batch))
+            years = np.fromiter((doc.year for doc in batch), np.int16, len(batch))
             self.years = np.concatenate([self.years, years])
         if not parts:
             return 0
@@ -161,17 +178,17 @@ class SearchIndex:
         self.scorer = BM25Scorer(self.postings, self.params)
         return added
 
-    def _analyzed_chunks(self, papers: Iterable[Paper], workers: int) -> Iterator[tuple[list[Paper], tuple]]:
-        iterator = iter(papers)
+    def _analyzed_chunks(self, docs: Iterable[IndexDoc], workers: int) -> Iterator[tuple[list[IndexDoc], tuple]]:
+        iterator = iter(docs)
         chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
         if workers <= 1 or self.analyzer.config() != Analyzer().config():  # workers use the default analyzer
             for batch in chunks:
-                yield batch, _analyze_chunk([document_text(p) for p in batch], self.analyzer)
+                yield batch, _analyze_chunk([doc.text for doc in batch], self.analyzer)
             return
         with ProcessPoolExecutor(workers) as pool:
             pending = []
             for batch in chunks:
-                pending.append((batch, pool.submit(_analyze_chunk, [document_text(p) for p in batch])))
+                pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
                 if len(pending) > workers * 2:
                     done_batch, future = pending.pop(0)
                     yield done_batch, future.result()
@@ -285,11 +302,11 @@ def open_index(
     index = SearchIndex.load(folder, analyzer, params)
     current = store.sequence
     if index is None or index.seq > current:
-        index = SearchIndex.build(store.papers(), analyzer, params, seq=current, workers=workers)
+        docs = (IndexDoc(*row) for _, row in store.index_rows())
+        index = SearchIndex.build(docs, analyzer, params, seq=current, workers=workers)
         index.save(folder)
     elif index.seq < current:
-        changed = [paper for _, paper in store.changed_since(index.seq)]
-        index.add(changed)
+        index.add([IndexDoc(*row) for _, row in store.index_rows(after_seq=index.seq)])
         index.seq = current
         index.save(folder)
     return index
