@@ -235,6 +235,7 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
     stats = ctx.store.stats()
+    ctx.sync_index()  # so a fresh home is searchable, and `paperbot check` finds a fresh index
 
     def text() -> str:
         span = f"{stats.earliest} to {stats.latest}" if stats.earliest else "no dates"
@@ -334,6 +335,25 @@ def cmd_fetch(args: argparse.Namespace, ctx: Context) -> int:
     return 1 if result.errors and not result.papers else 0
 
 
+def cmd_check(args: argparse.Namespace, ctx: Context | None) -> int:
+    from bot.check import run_checks
+
+    try:
+        settings = _settings()
+    except UserError as exc:
+        print(f"problem: {exc}")
+        return 1
+    report = run_checks(resolve_home(args.home or settings.home), settings, need_token=not args.no_token)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        for line in report.ok:
+            print(f"ok: {line}")
+        for line in report.problems:
+            print(f"problem: {line}")
+    return 0 if report.healthy else 1
+
+
 def cmd_serve(args: argparse.Namespace, ctx: Context | None) -> int:
     from bot.main import serve
 
@@ -427,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="the shared/data folder (default: ../shared/data beside the checkout)")
     evaluate.set_defaults(handler=cmd_eval)
 
+    check = commands.add_parser("check", parents=[common], help="health check: settings, store, index, token")
+    check.add_argument("--no-token", action="store_true", help="do not require DISCORD_TOKEN (CLI-only installs)")
+    check.set_defaults(handler=cmd_check)
+
     digest = commands.add_parser("digest", parents=[common], help="the digest of papers published on a day")
     digest.add_argument("--date", help="YYYY-MM-DD (default: today, UTC)")
     digest.add_argument("--keywords", help="comma-separated: rank and keep papers matching these")
@@ -458,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        needs_store = args.command not in {"eval", "serve", "sync"}
+        needs_store = args.command not in {"eval", "serve", "sync", "check"}
         ctx = Context(resolve_home(args.home)) if needs_store else None
         try:
             return args.handler(args, ctx)

@@ -140,8 +140,28 @@ def make_bot(settings: Settings, home: Path, engine: Engine | None = None, sync:
     return ShardedPaperBot(settings, home, engine, sync, **options)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonLines(logging.Formatter):
+    """One JSON object per line: for log shippers. Messages never contain the token (it is a SecretStr)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            event["exc"] = self.formatException(record.exc_info)
+        return json.dumps(event, ensure_ascii=False)
+
+
+def configure_logging(level: str, fmt: str = "plain") -> None:
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonLines())
+    else:  # one event per line; tracebacks follow on their own lines
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 async def run_bot(bot: PaperBot, token: str) -> None:
@@ -169,7 +189,7 @@ async def run_bot(bot: PaperBot, token: str) -> None:
 
 
 def serve(home: Path, settings: Settings, sync: str = "auto") -> int:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         token = settings.token()
     except ValueError as exc:
@@ -186,7 +206,7 @@ def serve(home: Path, settings: Settings, sync: str = "auto") -> int:
 
 def sync_once(home: Path, settings: Settings) -> int:
     """`paperbot sync`: log in, push the command tree, log out."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         token = settings.token()
     except ValueError as exc:

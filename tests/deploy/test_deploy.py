@@ -1,0 +1,178 @@
+"""What can be checked of deploy/ without Docker or systemd: the files agree with the code."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+GOOD_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def cli_commands() -> set[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return set(action.choices)
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def test_dockerfile_runs_as_non_root_with_a_healthcheck_and_real_commands():
+    instructions = dockerfile()
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and users[-1] not in {"root", "0"}
+    cmd = next(arg for op, arg in instructions if op == "CMD")
+    health = next(arg for op, arg in instructions if op == "HEALTHCHECK")
+    assert '"paperbot", "serve"' in cmd and '"paperbot", "check"' in health
+    used = set(
+        re.findall(
+            r'paperbot"?,?\s*"?(\w+)', " ".join(arg for op, arg in instructions if op in {"RUN", "CMD", "HEALTHCHECK"})
+        )
+    )
+    assert used and used <= cli_commands(), f"commands not in the CLI: {used - cli_commands()}"
+    assert any(op == "RUN" and "pip install ." in arg for op, arg in instructions)  # from the repo's own files
+
+
+def test_systemd_unit():
+    unit = (DEPLOY / "paperbot.service").read_text()
+    for option in ("DynamicUser=yes", "StateDirectory=paperbot", "NoNewPrivileges=yes", "ProtectSystem=strict"):
+        assert option in unit
+    for command in re.findall(r"^Exec\w+=\S+/paperbot (\w+)", unit, re.MULTILINE):
+        assert command in cli_commands()
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here; the unit's options were checked as text only")
+    result = subprocess.run([analyze, "verify", str(DEPLOY / "paperbot.service")], capture_output=True, text=True)
+    problems = [
+        line
+        for line in result.stderr.splitlines()
+        if "paperbot.service" in line and "/opt/paperbot" not in line and "EnvironmentFile" not in line
+    ]
+    assert not problems, problems
+
+
+def test_env_example_and_settings_model_name_the_same_settings():
+    example = {
+        line.split("=", 1)[0]
+        for line in (DEPLOY / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    model = {field.validation_alias for field in Settings.model_fields.values()}
+    assert example == model
+
+
+def run_check(home: Path, *, env_extra: dict | None = None, user: str | None = None) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": GOOD_TOKEN,
+        **(env_extra or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(home.parent),
+        user=user,
+        timeout=60,
+        check=False,
+    )
+
+
+def make_home(home: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "corpus", "--home", str(home)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_check_on_a_fresh_home(tmp_path):
+    result = run_check(tmp_path / "fresh")
+    assert result.returncode == 1
+    assert "problem: store" in result.stdout and "paperbot corpus" in result.stdout
+    make_home(tmp_path / "fresh")
+    result = run_check(tmp_path / "fresh")
+    assert result.returncode == 0, result.stdout
+    assert "ok: index present and fresh (13 papers)" in result.stdout and GOOD_TOKEN not in result.stdout
+
+
+def test_check_on_a_corrupted_store(tmp_path):
+    home = tmp_path / "home"
+    make_home(home)
+    (home / "papers.sqlite3").write_bytes(b"this is not a database" * 100)
+    for extra in home.glob("papers.sqlite3-*"):
+        extra.unlink()
+    result = run_check(home)
+    assert result.returncode == 1 and "problem: store" in result.stdout and "backup" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_check_without_a_token(tmp_path):
+    home = tmp_path / "home"
+    make_home(home)
+    result = run_check(home, env_extra={"DISCORD_TOKEN": "not-a-token"})
+    assert (
+        result.returncode == 1 and "DISCORD_TOKEN is malformed" in result.stdout and "not-a-token" not in result.stdout
+    )
+
+
+def test_check_on_an_unwritable_home():
+    base = Path(tempfile.mkdtemp(prefix="paperbot-check-"))
+    try:
+        base.chmod(0o755)
+        home = base / "home"
+        make_home(home)
+        if os.geteuid() == 0:  # root writes anywhere: check as an unprivileged user instead
+            if not _nobody_can_run_python():
+                pytest.skip("running as root and user 'nobody' cannot run this Python")
+            for path in [home, *home.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            result = run_check(home, user="nobody")
+        else:
+            home.chmod(0o555)
+            result = run_check(home)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "not writable" in result.stdout
+    finally:
+        for path in [base, *base.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _nobody_can_run_python() -> bool:
+    try:
+        return (
+            subprocess.run(
+                [sys.executable, "-c", "import bot.cli"],
+                user="nobody",
+                capture_output=True,
+                cwd="/",
+                env={"PYTHONPATH": str(ROOT)},
+                timeout=60,
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
