@@ -34,7 +34,7 @@ class Engine:
     def open(cls, home: Path) -> Engine:
         started = time.perf_counter()
         store = open_store(home)
-        engine = cls(store, open_index(home, store), home)
+        engine = cls(store, open_index(home, store).warm(), home)
         engine.load_seconds = time.perf_counter() - started
         return engine
 

@@ -141,6 +141,24 @@ class BM25Scorer:
         # the per-document part of the denominator, computed once per corpus state
         self.norm = params.k1 * (1 - params.b + params.b * lengths / self.avgdl)
         self.idf = self._idf(postings.df)
+        self._impacts: np.ndarray | None = None
+
+    @property
+    def impacts(self) -> np.ndarray:
+        """float32 tf-part of every posting, tf*(k1+1)/(tf+norm[doc]): the fast first pass reads these.
+
+        Computed on first use for this corpus state (a few seconds at a million abstracts),
+        in chunks so the temporary float64 arrays stay small.
+        """
+        if self._impacts is None:
+            postings, k1 = self.postings, self.params.k1
+            impacts = np.empty(len(postings.docs), np.float32)
+            step = 8_000_000
+            for start in range(0, len(impacts), step):
+                tf = postings.tfs[start : start + step].astype(np.float64)
+                impacts[start : start + step] = tf * (k1 + 1) / (tf + self.norm[postings.docs[start : start + step]])
+            self._impacts = impacts
+        return self._impacts
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         present = df > 0
@@ -165,6 +183,50 @@ class BM25Scorer:
             scores[docs] += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + self.norm[docs]))
         if not postings.alive.all():
             scores[~postings.alive] = 0.0
+        return scores
+
+    def top(
+        self, term_counts: dict[int, int], k: int, allowed: np.ndarray | None = None, margin: int = 32
+    ) -> list[tuple[int, float]]:
+        """The k best (row, exact score) pairs, best first, ties by row.
+
+        A float32 pass over precomputed impacts picks k + margin candidates; each candidate
+        is then scored exactly (float64, rank-bm25's formula) and the candidates re-ranked.
+        float32 error is about 1e-7 of a score, so the true top k is inside the candidates
+        unless more than `margin` documents tie with the k-th to within that error.
+        """
+        postings, impacts = self.postings, self.impacts
+        approx = np.zeros(postings.n_docs, np.float32)
+        terms = [(t, c) for t, c in term_counts.items() if t < postings.n_terms and self.idf[t] != 0]
+        for term, count in terms:
+            start, end = postings.indptr[term], postings.indptr[term + 1]
+            approx[postings.docs[start:end]] += np.float32(count * self.idf[term]) * impacts[start:end]
+        if allowed is not None:
+            approx[~allowed] = 0
+        if not postings.alive.all():
+            approx[~postings.alive] = 0
+        wanted = min(k + margin, len(approx))
+        if wanted <= 0:
+            return []
+        candidates = np.argpartition(approx, len(approx) - wanted)[len(approx) - wanted :]
+        candidates = np.sort(candidates[approx[candidates] > 0])
+        exact = self.exact_scores(terms, candidates)
+        order = np.lexsort((candidates, -exact))[:k]
+        return [(int(candidates[i]), float(exact[i])) for i in order if exact[i] > 0]
+
+    def exact_scores(self, terms: list[tuple[int, int]], rows: np.ndarray) -> np.ndarray:
+        """rank-bm25's score for a few rows (sorted), finding each row's tf by binary search in the postings."""
+        postings, k1 = self.postings, self.params.k1
+        scores = np.zeros(len(rows), np.float64)
+        for term, count in terms:
+            start, end = postings.indptr[term], postings.indptr[term + 1]
+            docs = postings.docs[start:end]
+            at = np.searchsorted(docs, rows)
+            hit = at < len(docs)
+            hit[hit] = docs[at[hit]] == rows[hit]
+            tf = np.zeros(len(rows), np.float64)
+            tf[hit] = postings.tfs[start + at[hit]]
+            scores += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + self.norm[rows]))
         return scores
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from corpus.models import Paper
 from corpus.store import Store
 from retrieval.analyzer import Analyzer, clip_query
-from retrieval.bm25 import BM25Params, BM25Scorer, Postings, top_k
+from retrieval.bm25 import BM25Params, BM25Scorer, Postings
 
 INDEX_DIR = "index"
 FORMAT_VERSION = 1
@@ -200,6 +200,11 @@ class SearchIndex:
     def __len__(self) -> int:
         return self.scorer.n_docs
 
+    def warm(self) -> SearchIndex:
+        """Compute what the first query would otherwise pay for (the float32 impacts)."""
+        _ = self.scorer.impacts
+        return self
+
     def query_terms(self, query: str) -> dict[int, int]:
         counts = Counter(self.analyzer(clip_query(query)))
         return {self.vocab[t]: c for t, c in counts.items() if t in self.vocab}
@@ -224,7 +229,7 @@ class SearchIndex:
         if year_from is not None or year_to is not None:
             span = (self.years >= (year_from or -32768)) & (self.years <= (year_to or 32767)) & (self.years > 0)
             allowed = span if allowed is None else (allowed & span)
-        ranked = top_k(self.scorer.scores(terms), k, allowed)
+        ranked = self.scorer.top(terms, k, allowed)
         return [Hit(self.paper_ids[row], score) for row, score in ranked]
 
     # ------------------------------------------------------------------ saving

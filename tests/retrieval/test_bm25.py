@@ -89,3 +89,19 @@ def test_year_filter():
     assert hits and all(
         p in {"2312.11805", "2310.16764", "2302.10322", "2204.14198"} for p in (h.paper_id for h in hits)
     )
+
+
+def test_fast_top_k_equals_exact_ranking_on_scifact():
+    """The float32 first pass plus exact rescoring returns exactly the exact top k (ids, order, scores)."""
+    from retrieval.bm25 import top_k
+
+    papers = load_path(need(DATA / "scifact" / "corpus.jsonl"))
+    queries = [json.loads(line)["text"] for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines()]
+    index = SearchIndex.build(papers)
+    for query in queries[::7]:
+        terms = index.query_terms(query)
+        for k in (1, 10, 100):
+            expected = top_k(index.scorer.scores(terms), k)
+            got = index.scorer.top(terms, k)
+            assert [row for row, _ in got] == [row for row, _ in expected], query
+            np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=0, atol=1e-9)
