@@ -205,11 +205,11 @@ class BM25Scorer:
             approx[~allowed] = 0
         if not postings.alive.all():
             approx[~postings.alive] = 0
-        wanted = min(k + margin, len(approx))
-        if wanted <= 0:
-            return []
-        candidates = np.argpartition(approx, len(approx) - wanted)[len(approx) - wanted :]
-        candidates = np.sort(candidates[approx[candidates] > 0])
+        candidates = np.flatnonzero(approx)  # partition only the matches: ties at zero make introselect slow
+        wanted = k + margin
+        if len(candidates) > wanted:
+            best = np.argpartition(approx[candidates], len(candidates) - wanted)[len(candidates) - wanted :]
+            candidates = np.sort(candidates[best])
         exact = self.exact_scores(terms, candidates)
         order = np.lexsort((candidates, -exact))[:k]
         return [(int(candidates[i]), float(exact[i])) for i in order if exact[i] > 0]
