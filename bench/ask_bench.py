@@ -1,0 +1,84 @@
+"""`ask` end to end (retrieve, select sentences, render) on a 100k-abstract store.
+
+    python bench/ask_bench.py --size 100k
+
+The corpus is the synthetic one of retrieval_bench.py (real sentences resampled, fixed
+seed), stored in a real SQLite file; queries are SciFact's 1,109 claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import retrieval_bench as rb  # noqa: E402
+
+from corpus.models import Paper  # noqa: E402
+from corpus.store import Store  # noqa: E402
+from retrieval.answer import answer_question, render_answer_text  # noqa: E402
+from retrieval.index import open_index  # noqa: E402
+
+
+def synthetic_papers(size: str):
+    """Like retrieval_bench.corpus, but keeping each abstract's sentences (as a loader would)."""
+    scifact = [json.loads(line) for line in (rb.DATA / "scifact" / "corpus.jsonl").read_text().splitlines()]
+    sentences = [s for r in scifact for s in r["sentences"]]
+    titles = [r["title"] for r in scifact]
+    rng = random.Random(rb.SEED)
+    for i in range(rb.SIZES[size]):
+        chosen = rng.choices(sentences, k=rng.randint(5, 12))
+        yield Paper(
+            id=f"syn{i}",
+            title=rng.choice(titles),
+            abstract=" ".join(chosen),
+            sentences=chosen,
+            published=f"{rng.randint(1995, 2025)}-01-01",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="100k", choices=["100k", "1m"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        started = time.perf_counter()
+        with Store(Path(home) / "papers.sqlite3") as store:
+            store.ingest(synthetic_papers(args.size))
+            stored = time.perf_counter() - started
+            index = open_index(Path(home), store, workers=2).warm()
+            times, found = [], 0
+            for claim in rb.claims():
+                t = time.perf_counter()
+                answer = answer_question(claim, index, store)
+                render_answer_text(answer)
+                times.append((time.perf_counter() - t) * 1000)
+                found += answer.found
+    times.sort()
+    print(
+        json.dumps(
+            {
+                "papers": rb.SIZES[args.size],
+                "store_s": round(stored, 1),
+                "questions": len(times),
+                "answered": found,
+                "p50_ms": round(statistics.median(times), 2),
+                "p95_ms": round(times[int(len(times) * 0.95)], 2),
+                "p99_ms": round(times[int(len(times) * 0.99)], 2),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
