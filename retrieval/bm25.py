@@ -153,12 +153,18 @@ class BM25Scorer:
         if self._impacts is None:
             postings, k1 = self.postings, self.params.k1
             impacts = np.empty(len(postings.docs), np.float32)
-            step = 8_000_000
+            step = 1_000_000
             for start in range(0, len(impacts), step):
                 tf = postings.tfs[start : start + step].astype(np.float64)
                 impacts[start : start + step] = tf * (k1 + 1) / (tf + self.norm[postings.docs[start : start + step]])
             self._impacts = impacts
         return self._impacts
+
+    def use_impacts(self, impacts: np.ndarray) -> None:
+        """Impacts saved with the index for this same corpus state and parameters."""
+        if len(impacts) != len(self.postings.docs) or impacts.dtype != np.float32:
+            raise ValueError("impacts do not match these postings")
+        self._impacts = impacts
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         present = df > 0
@@ -205,14 +211,37 @@ class BM25Scorer:
             approx[~allowed] = 0
         if not postings.alive.all():
             approx[~postings.alive] = 0
-        candidates = np.flatnonzero(approx)  # partition only the matches: ties at zero make introselect slow
         wanted = k + margin
+        candidates = self._above_threshold(approx, terms, wanted)
         if len(candidates) > wanted:
             best = np.argpartition(approx[candidates], len(candidates) - wanted)[len(candidates) - wanted :]
             candidates = np.sort(candidates[best])
         exact = self.exact_scores(terms, candidates)
         order = np.lexsort((candidates, -exact))[:k]
         return [(int(candidates[i]), float(exact[i])) for i in order if exact[i] > 0]
+
+    def _above_threshold(self, approx: np.ndarray, terms: list[tuple[int, int]], wanted: int) -> np.ndarray:
+        """Rows that can be in the top `wanted`, without sorting every matching row.
+
+        Any `wanted` rows give a lower bound for the wanted-th best score; the rows of the
+        rarest query terms are few and usually score high, so the bound is tight and one
+        comparison pass over the scores leaves a handful of rows to partition.
+        """
+        postings = self.postings
+        pool: list[np.ndarray] = []
+        size = 0
+        for term, _ in sorted(terms, key=lambda tc: postings.indptr[tc[0] + 1] - postings.indptr[tc[0]]):
+            docs = postings.docs[postings.indptr[term] : postings.indptr[term + 1]]
+            pool.append(docs)
+            size += len(docs)
+            if size >= 4 * wanted:
+                break
+        sample = np.unique(np.concatenate(pool))
+        sample = sample[approx[sample] > 0]
+        if len(sample) >= wanted:
+            theta = np.partition(approx[sample], len(sample) - wanted)[len(sample) - wanted]
+            return np.flatnonzero(approx >= theta)
+        return np.flatnonzero(approx)
 
     def exact_scores(self, terms: list[tuple[int, int]], rows: np.ndarray) -> np.ndarray:
         """rank-bm25's score for a few rows (sorted), finding each row's tf by binary search in the postings."""

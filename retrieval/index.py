@@ -26,7 +26,7 @@ from retrieval.analyzer import Analyzer, clip_query
 from retrieval.bm25 import BM25Params, BM25Scorer, Postings
 
 INDEX_DIR = "index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNK = 20_000
 
 
@@ -252,6 +252,7 @@ class SearchIndex:
             "alive": p.alive,
             "df": p.df,
             "years": self.years,
+            "impacts": self.scorer.impacts,  # saved so a restart does not recompute them
         }.items():
             np.save(temp / f"{name}.npy", array)
         (temp / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
@@ -291,7 +292,14 @@ class SearchIndex:
         postings = Postings(**arrays)
         if len(paper_ids) != postings.n_docs or len(terms) != postings.n_terms:
             return None
-        return cls(analyzer, params, terms, paper_ids, years, postings, meta["seq"])
+        index = cls(analyzer, params, terms, paper_ids, years, postings, meta["seq"])
+        try:
+            impacts = np.load(folder / "impacts.npy")
+        except (OSError, ValueError):
+            impacts = None
+        if impacts is not None and len(impacts) == len(postings.docs):
+            index.scorer.use_impacts(impacts)
+        return index
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -38,3 +38,14 @@ def test_a_corrupt_index_is_rebuilt(home):
         (home / INDEX_DIR / "docs.npy").write_bytes(b"garbage")
         index = open_index(home, store)
         assert len(index) == 13 and index.search("perceiver", 1)
+
+
+def test_impacts_are_saved_and_reused(home):
+    with open_store(home) as store:
+        built = open_index(home, store)
+        loaded = SearchIndex.load(home / INDEX_DIR)
+        assert loaded.scorer._impacts is not None  # read from disk, not recomputed
+        np.testing.assert_array_equal(loaded.scorer._impacts, built.scorer.impacts)
+        assert [h.paper_id for h in loaded.search("multimodal", 5)] == [
+            h.paper_id for h in built.search("multimodal", 5)
+        ]
