@@ -107,6 +107,15 @@ def run_paperbot_serve(size: str, workdir: Path) -> dict:
         "index_rss_mb": round(peak_rss_mb() - base_rss),
     }
     result.update(timed_queries(lambda q: index.search(q, 10), claims()))
+    # a day's new papers: 300 more abstracts appended to the loaded index, then saved
+    from retrieval.index import IndexDoc
+
+    rng = random.Random(1)
+    day = [IndexDoc(f"new{i}", f"{t}\n{a}", 2026) for i, (_, t, a, _) in enumerate(rng.sample(corpus("scifact"), 300))]
+    started = time.perf_counter()
+    index.add(day)
+    index.save(workdir / "index")
+    result["add_300_and_save_s"] = round(time.perf_counter() - started, 2)
     return result
 
 
