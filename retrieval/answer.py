@@ -1,8 +1,10 @@
 """Extractive answers: sentences copied from the top abstracts, each with a numbered citation.
 
-Pipeline: BM25 picks the papers; every sentence of the top papers is scored against
-the question with the corpus's idf (query-focused, so rare shared terms count most);
-MMR keeps the answer from repeating itself; citations are numbered by first use.
+Pipeline: BM25 picks the papers; every sentence of the papers scoring near the best is
+given an evidence probability (retrieval/evidence.py: idf coverage of the question,
+rank in its abstract, position, result words) plus the paper's score; the best sentence
+is kept, and others only when they are likely evidence too; MMR keeps the answer from
+repeating itself; citations are numbered by first use.
 
 No-answer rule (also in the README): we answer only when the best sentence covers at
 least `min_coverage` of the question's idf mass. Below that, the corpus holds words
@@ -12,13 +14,13 @@ near the question but nothing that answers it, and padding would mislead.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter
 
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
+from retrieval.evidence import evidence_probability, sentence_features
 from retrieval.index import SearchIndex
 
 
@@ -28,10 +30,13 @@ class AnswerOptions(BaseModel):
     papers: int = Field(default=5, ge=1, le=20, description="how many top papers to read sentences from")
     min_coverage: float = Field(default=0.35, ge=0, le=1)
     doc_weight: float = Field(default=2.0, ge=0, description="weight of the paper's BM25 score beside the sentence's")
-    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
-    min_relative: float = Field(
-        default=0.85, ge=0, le=1, description="drop sentences scoring below this share of the best"
+    min_doc_share: float = Field(
+        default=0.95, ge=0, le=1, description="read papers scoring at least this share of the best"
     )
+    min_probability: float = Field(
+        default=0.3, ge=0, le=1, description="sentences after the first need this evidence probability"
+    )
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
 
 
 class AnswerSentence(BaseModel):
@@ -62,6 +67,7 @@ class Candidate(BaseModel):
     terms: frozenset[str]
     relevance: float
     coverage: float
+    probability: float
 
 
 def score_sentences(
@@ -75,24 +81,23 @@ def score_sentences(
     if not hits or total <= 0:
         return []
     best_doc = max(score for _, score in hits) or 1.0
+    question_terms = analyzer(question)
     candidates = []
     for paper, doc_score in hits:
+        if doc_score < options.min_doc_share * best_doc:
+            continue
+        features, coverage = sentence_features(question_terms, weights, paper.sentences, analyzer)
+        probability = evidence_probability(features)
         for position, sentence in enumerate(paper.sentences):
-            terms = analyzer(sentence)
-            present = set(terms)
-            matched = sum(w for t, w in weights.items() if t in present)
-            coverage = matched / total
-            # length-normalised, so a long sentence that repeats the question's words does not win by size
-            density = matched / math.sqrt(max(len(terms), 4))
-            relevance = coverage + 0.1 * density / math.sqrt(total) + options.doc_weight * doc_score / best_doc
             candidates.append(
                 Candidate(
                     paper_id=paper.id,
                     position=position,
                     text=sentence,
-                    terms=frozenset(present),
-                    relevance=relevance,
-                    coverage=coverage,
+                    terms=frozenset(analyzer(sentence)),
+                    relevance=float(probability[position]) + options.doc_weight * doc_score / best_doc,
+                    coverage=float(coverage[position]),
+                    probability=float(probability[position]),
                 )
             )
     return candidates
@@ -102,9 +107,8 @@ def select_mmr(candidates: list[Candidate], options: AnswerOptions) -> list[Cand
     """Maximal marginal relevance under the sentence and character budgets."""
     chosen: list[Candidate] = []
     pool = sorted(candidates, key=lambda c: -c.relevance)
-    if pool:
-        floor = options.min_relative * pool[0].relevance
-        pool = [c for c in pool if c.relevance >= floor]
+    if pool:  # the best sentence always; the others only when they are likely evidence too
+        pool = pool[:1] + [c for c in pool[1:] if c.probability >= options.min_probability]
     used = 0
     while pool and len(chosen) < options.max_sentences:
 
