@@ -318,12 +318,13 @@ def cmd_fetch(args: argparse.Namespace, ctx: Context) -> int:
 
     from corpus.feeds import FeedSource, fetch_all
 
-    specs = args.feeds or _settings().feeds
+    settings = _settings()
+    specs = args.feeds or settings.feeds
     if not specs:
         raise UserError(
             "no feeds configured: set PAPERBOT_FEEDS (e.g. cs.LG,search:abs:DeepMind) or pass --feed", EXIT_USAGE
         )
-    result = asyncio.run(fetch_all([FeedSource(spec=s) for s in specs], delay=_settings().fetch_delay))
+    result = asyncio.run(fetch_all([FeedSource(spec=s) for s in specs], delay=settings.fetch_delay))
     report = ctx.store.ingest(result.papers)
     ctx.sync_index()
     for error in result.errors:

@@ -189,36 +189,30 @@ async def run_bot(bot: PaperBot, token: str) -> None:
 
 
 def serve(home: Path, settings: Settings, sync: str = "auto") -> int:
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        token = settings.token()
-    except ValueError as exc:
-        print(f"paperbot: {exc}")
-        return 2
-    bot = make_bot(settings, home, sync=sync)
-    try:
-        asyncio.run(run_bot(bot, token))
-    except discord.LoginFailure:
-        print("paperbot: Discord refused the token (DISCORD_TOKEN): reset it in the developer portal")
-        return 2
-    return 0
+    """`paperbot serve`: run until SIGTERM or Ctrl-C."""
+    return _with_token(settings, lambda token: run_bot(make_bot(settings, home, sync=sync), token))
 
 
 def sync_once(home: Path, settings: Settings) -> int:
     """`paperbot sync`: log in, push the command tree, log out."""
+
+    async def run(token: str) -> None:
+        async with make_bot(settings, home, sync="force") as bot:
+            await bot.login(token)  # runs setup_hook, which syncs
+
+    return _with_token(settings, run)
+
+
+def _with_token(settings: Settings, main) -> int:
+    """Check the token, run `main(token)`; a bad or refused token is one line and exit status 2."""
     configure_logging(settings.log_level, settings.log_format)
     try:
         token = settings.token()
     except ValueError as exc:
         print(f"paperbot: {exc}")
         return 2
-
-    async def run() -> None:
-        async with make_bot(settings, home, sync="force") as bot:
-            await bot.login(token)  # runs setup_hook, which syncs
-
     try:
-        asyncio.run(run())
+        asyncio.run(main(token))
     except discord.LoginFailure:
         print("paperbot: Discord refused the token (DISCORD_TOKEN): reset it in the developer portal")
         return 2

@@ -42,22 +42,13 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
-    @field_validator("feeds", mode="before")
+    @field_validator("feeds", "shard_ids", mode="before")
     @classmethod
-    def _feeds(cls, value: object) -> object:
+    def _comma_list(cls, value: object) -> object:
+        """`cs.LG, cs.CL` or `0,1` as well as JSON lists."""
         if isinstance(value, str):
             text = value.strip()
-            return (
-                json.loads(text) if text.startswith("[") else [part.strip() for part in text.split(",") if part.strip()]
-            )
-        return value
-
-    @field_validator("shard_ids", mode="before")
-    @classmethod
-    def _ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            return json.loads(text) if text.startswith("[") else [int(part) for part in text.replace(",", " ").split()]
+            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
         return value
 
     def token(self) -> str:

@@ -260,7 +260,10 @@ class BM25Scorer:
 
 
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """The k best (row, score) pairs with a positive score, best first; ties broken by row."""
+    """The k best (row, score) pairs of a full score array, best first, ties by row.
+
+    The plain reference for `BM25Scorer.top`, which the tests hold to the same answer.
+    """
     if allowed is not None:
         scores = np.where(allowed, scores, 0.0)
     candidates = np.flatnonzero(scores > 0)
