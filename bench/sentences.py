@@ -34,9 +34,13 @@ def score(split) -> dict:
         gold += len(sentences)
         exact += got == sentences
     ms = (time.perf_counter() - started) * 1000 / len(records)
-    return {"abstracts": len(records), "exact_abstracts": round(exact / len(records), 4),
-            "sentence_precision": round(correct / predicted, 4), "sentence_recall": round(correct / gold, 4),
-            "ms_per_abstract": round(ms, 3)}
+    return {
+        "abstracts": len(records),
+        "exact_abstracts": round(exact / len(records), 4),
+        "sentence_precision": round(correct / predicted, 4),
+        "sentence_recall": round(correct / gold, 4),
+        "ms_per_abstract": round(ms, 3),
+    }
 
 
 def main() -> None:

@@ -273,6 +273,12 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
         return message_id
 
+    async def send_dm(self, text: str, channel_id: int = 900000000000000900) -> None:
+        """A direct message to the bot: no guild, a DM channel it has not seen before."""
+        payload = message_payload(channel_id, {"content": text}, author=HUMAN)
+        payload.pop("guild_id")
+        await self.dispatch("MESSAGE_CREATE", payload)
+
     async def send_command(self, name: str, options: dict[str, Any], user_id: int | None = None) -> str:
         """INTERACTION_CREATE for a slash command; returns the interaction token."""
         types = {str: 3, int: 4, bool: 5}

@@ -110,3 +110,42 @@ def test_ingest_scifact_under_the_documented_time(capsys, home):
 def test_console_script_help():
     result = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "ask" in result.stdout and "ingest" in result.stdout
+
+
+def test_ask_json_contract_and_batch(capsys, home, tmp_path):
+    data = run_json(capsys, "ask", "how do you train transformers without normalisation?", "--home", str(home))
+    assert set(data) == {"question", "found", "answer", "citations"} and data["found"]
+    assert set(data["answer"][0]) == {"text", "citation"}
+    assert set(data["citations"][0]) == {"n", "paper_id", "title", "url", "published", "score"}
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text('{"id": "q1", "text": "perceiver architecture"}\n{"id": "q2", "text": "banana bread recipe"}\n')
+    code, out, _ = run(capsys, "ask", "--batch", str(batch), "--home", str(home))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [line["id"] for line in lines] == ["q1", "q2"]
+    assert lines[0]["answer"]["found"] and not lines[1]["answer"]["found"]
+
+
+def test_paper_batch_gives_tldrs(capsys, home, tmp_path):
+    batch = tmp_path / "ids.jsonl"
+    batch.write_text('{"id": "2403.05530"}\n{"id": "9999.99999"}\n')
+    code, out, _ = run(capsys, "paper", "--batch", str(batch), "--home", str(home))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert (
+        code == 0 and lines[0]["tldr"].startswith("In this report") and lines[1] == {"id": "9999.99999", "tldr": None}
+    )
+
+
+def test_digest_for_a_day_lists_gemini(capsys, home):
+    data = run_json(capsys, "digest", "--date", "2024-03-08", "--home", str(home))
+    assert data["date"] == "2024-03-08"
+    assert [p["paper_id"] for p in data["papers"]] == ["2403.05530"]
+    assert set(data["papers"][0]) == {"paper_id", "title", "url", "authors", "tldr"}
+    code, _, err = run(capsys, "digest", "--date", "08/03/2024", "--home", str(home))
+    assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_fetch_without_feeds_says_how_to_configure(capsys, home, monkeypatch):
+    monkeypatch.delenv("PAPERBOT_FEEDS", raising=False)
+    monkeypatch.chdir(home.parent)  # no .env here
+    code, _, err = run(capsys, "fetch", "--home", str(home))
+    assert code == 2 and "PAPERBOT_FEEDS" in err

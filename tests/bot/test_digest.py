@@ -91,6 +91,27 @@ async def subscribed_scenario(home: Path) -> None:
         token = await fake.send_command_group("digest", "list", {})
         listing = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
         assert listing.body["data"]["flags"] & 64 and f"<#{CHANNEL_ID}>" in listing.body["data"]["content"]
+        # preview: ephemeral, shows what the next digest would hold, posts nothing
+        token = await fake.send_command_group("digest", "preview", {})
+        empty = await fake.wait_for(
+            lambda r: r.method == "POST" and r.path.startswith("/webhooks/") and token in r.path
+        )
+        assert "Nothing new" in empty.body["content"] and empty.body["flags"] & 64
+        await asyncio.to_thread(bot.engine.add_papers, new_papers("2601.2", dt.date(2026, 1, 4))[:1])
+        token = await fake.send_command_group("digest", "preview", {})
+        shown = await fake.wait_for(
+            lambda r: r.method == "POST" and r.path.startswith("/webhooks/") and token in r.path
+        )
+        assert shown.body["flags"] & 64 and "Radar nowcasting" in shown.body["embeds"][0]["description"]
+        assert len(posted_to(fake, CHANNEL_ID)) == 2
+
+        # off: the next day posts nothing
+        token = await fake.send_command_group("digest", "off", {})
+        off = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
+        assert "off" in off.body["data"]["content"]
+        assert await poster.run_due(now=dt.datetime(2026, 1, 4, 9, 0, tzinfo=UTC), fetch=False) == 0
+        assert len(posted_to(fake, CHANNEL_ID)) == 2
+
         fake.member_permissions = 0
         token = await fake.send_command_group("digest", "here", {})
         refusal = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)

@@ -88,6 +88,17 @@ async def scenario(home) -> None:
         assert "[1]" in embed["description"] and "arxiv.org/abs/2302.10322" in embed["fields"][0]["value"]
         assert "@everyone" not in embed["title"] and f"<@&{ROLE_ID}>" not in embed["title"]
 
+        # a DM is answered too, and text it quotes back cannot ping
+        start = len(fake.requests)
+        await fake.send_dm("@here what is Perceiver IO?")
+        dm = await fake.wait_for(
+            lambda r: r.method == "POST" and r.path == "/channels/900000000000000900/messages", start=start
+        )
+        check_message(dm.body)
+        assert (
+            "2107.14795" in dm.body["embeds"][0]["fields"][0]["value"] and "@here" not in dm.body["embeds"][0]["title"]
+        )
+
         # /ask: deferred within 3 s, then a follow-up with the cited answer
         token = await fake.send_command(
             "ask", {"question": "Which model recalls facts over millions of tokens of context?"}
