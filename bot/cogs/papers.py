@@ -166,9 +166,22 @@ class Papers(commands.Cog):
         if not question:
             await message.reply(HELP, allowed_mentions=NONE, mention_author=False)
             return
-        async with message.channel.typing():
-            answer = await self.bot.engine.ask_async(question[:1000])
-        await message.reply(embed=answer_embed(answer), allowed_mentions=NONE, mention_author=False)
+        try:
+            async with message.channel.typing():
+                answer = await self.bot.engine.ask_async(question[:1000])
+            await message.reply(embed=answer_embed(answer), allowed_mentions=NONE, mention_author=False)
+        except discord.Forbidden:
+            log.info("no permission to reply in channel %s", message.channel.id)
+        except Exception:  # the asker hears that it failed; the log gets the traceback
+            log.exception("answering a mention failed")
+            try:
+                await message.reply(
+                    "Something went wrong on my side; the error is logged. Please try again.",
+                    allowed_mentions=NONE,
+                    mention_author=False,
+                )
+            except discord.HTTPException:
+                pass
 
 
 async def setup(bot: PaperBot) -> None:
