@@ -99,6 +99,26 @@ async def scenario(home) -> None:
             "2107.14795" in dm.body["embeds"][0]["fields"][0]["value"] and "@here" not in dm.body["embeds"][0]["title"]
         )
 
+        # a failure inside a command or a mention: the user is told briefly, the bot keeps running
+        async def broken(question: str):
+            raise RuntimeError("index file vanished")
+
+        working, bot.engine.ask_async = bot.engine.ask_async, broken
+        try:
+            token = await fake.send_command("ask", {"question": "anything"}, user_id=1234)
+            failed = await fake.wait_for(
+                lambda r: r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{token}")
+            )
+            assert "went wrong" in failed.body["content"] and failed.body["flags"] & 64
+            start = len(fake.requests)
+            await fake.send_mention("anything")
+            reply = await fake.wait_for(
+                lambda r: r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages", start=start
+            )
+            assert "went wrong" in reply.body["content"]
+        finally:
+            bot.engine.ask_async = working
+
         # /ask: deferred within 3 s, then a follow-up with the cited answer
         token = await fake.send_command(
             "ask", {"question": "Which model recalls facts over millions of tokens of context?"}
