@@ -15,7 +15,7 @@ from corpus.home import open_store
 from corpus.models import InvalidId, Paper, normalise_id
 from corpus.store import Store
 from retrieval.answer import Answer, AnswerOptions, answer_question
-from retrieval.index import SearchIndex, open_index
+from retrieval.index import INDEX_DIR, SearchIndex, open_index
 from retrieval.search import SearchHit, SearchRequest, run_search
 from retrieval.tldr import PaperOut, paper_with_tldr
 
@@ -65,11 +65,7 @@ class Engine:
         with self.lock:
             report = self.store.ingest(papers)
             if report.added or report.updated:
-                changed = [p for _, p in self.store.changed_since(self.index.seq)]
-                self.index.add(changed)
-                self.index.seq = self.store.sequence
-                if self.home:
-                    self.index.save(self.home / "index")
+                self.index.catch_up(self.store, self.home / INDEX_DIR if self.home else None)
             return report.added
 
     # ---- async wrappers ----

@@ -2,7 +2,7 @@
 
 Each ingest of one file is one transaction, so a file is stored whole or not at all.
 Every insert or change bumps a sequence number; the retrieval index remembers the
-last number it saw and asks only for what changed since (`changed_since`).
+last number it saw and asks only for what changed since (`index_rows(after_seq)`).
 """
 
 from __future__ import annotations
@@ -158,11 +158,6 @@ class Store:
     def papers(self) -> Iterator[Paper]:
         for (record,) in self._db.execute("SELECT record FROM papers ORDER BY seq"):
             yield Paper.model_validate_json(record)
-
-    def changed_since(self, seq: int) -> Iterator[tuple[int, Paper]]:
-        """Papers added or updated after sequence number ``seq``, oldest change first."""
-        for change, record in self._db.execute("SELECT seq, record FROM papers WHERE seq > ? ORDER BY seq", (seq,)):
-            yield change, Paper.model_validate_json(record)
 
     @property
     def connection(self) -> sqlite3.Connection:

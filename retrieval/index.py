@@ -200,6 +200,17 @@ class SearchIndex:
     def __len__(self) -> int:
         return self.scorer.n_docs
 
+    def catch_up(self, store: Store, folder: Path | None = None) -> int:
+        """Add what the store changed since this index was made (new papers, replaced versions); save if anything did."""
+        current = store.sequence
+        if self.seq >= current:
+            return 0
+        added = self.add([IndexDoc(*row) for _, row in store.index_rows(after_seq=self.seq)])
+        self.seq = current
+        if folder is not None:
+            self.save(folder)
+        return added
+
     def warm(self) -> SearchIndex:
         """Compute what the first query would otherwise pay for (the float32 impacts)."""
         _ = self.scorer.impacts
@@ -318,10 +329,8 @@ def open_index(
         docs = (IndexDoc(*row) for _, row in store.index_rows())
         index = SearchIndex.build(docs, analyzer, params, seq=current, workers=workers)
         index.save(folder)
-    elif index.seq < current:
-        index.add([IndexDoc(*row) for _, row in store.index_rows(after_seq=index.seq)])
-        index.seq = current
-        index.save(folder)
+    else:
+        index.catch_up(store, folder)
     return index
 
 

@@ -36,7 +36,7 @@ def test_ingest_is_idempotent_and_newer_versions_replace(tmp_path):
         # an older version arriving late does not replace the newer one
         assert store.ingest([paper("2101.00001", 1)]).unchanged == 1
         assert store.get("2101.00001").version == 2
-        assert [p.id for _, p in store.changed_since(seq)] == ["2101.00001"]
+        assert [row[0] for _, row in store.index_rows(after_seq=seq)] == ["2101.00001"]
 
 
 def test_a_failed_transaction_leaves_the_store_as_it_was(tmp_path):
