@@ -122,7 +122,7 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
 
     def hits_for(text: str) -> list[HitOut]:
         request = SearchRequest(
-            query=text, k=args.k, year_from=args.year_from, year_to=args.year_to, author=args.author
+            query=text, k=args.k, year_from=args.year_from, year_to=args.year_to, author=args.author, rerank=args.rerank
         )
         return [HitOut(**hit.model_dump()) for hit in run_search(ctx.index, ctx.store, request)]
 
@@ -423,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--year-from", type=int)
     search.add_argument("--year-to", type=int)
     search.add_argument("--author", help="keep papers with an author whose name contains this")
+    search.add_argument(
+        "--rerank", action="store_true", help="re-order BM25's top 50 with the second stage (see README, Retrieval)"
+    )
     search.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one hit list per line out')
     search.set_defaults(handler=cmd_search)
 

@@ -17,6 +17,7 @@ from corpus.models import Paper
 from retrieval.answer import AnswerOptions, score_sentences, select_mmr
 from retrieval.evaluate import RetrievalScores, evaluate
 from retrieval.index import SearchIndex
+from retrieval.rerank import RerankOptions, search_papers
 from retrieval.tldr import tldr_for
 
 
@@ -26,9 +27,27 @@ def _corpus(path: str) -> tuple[list[Paper], SearchIndex]:
     return papers, SearchIndex.build(papers)
 
 
-def eval_retrieval(data_dir: Path, split: str = "test") -> RetrievalScores:
-    _, index = _corpus(str(data_dir / "scifact" / "corpus.jsonl"))
-    return evaluate(lambda q: [h.paper_id for h in index.search(q, 100)], data_dir, split)
+class RetrievalReport(BaseModel):
+    """Both stages on the same claims: BM25 alone, and BM25's top `depth` re-ranked (retrieval/rerank.py)."""
+
+    split: str
+    queries: int
+    bm25: RetrievalScores
+    reranked: RetrievalScores
+    depth: int
+
+
+def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200) -> RetrievalReport:
+    papers, index = _corpus(str(data_dir / "scifact" / "corpus.jsonl"))
+    by_id = {p.id: p for p in papers}
+    options = RerankOptions(depth=depth)
+
+    def lookup(ids: list[str]) -> dict[str, Paper]:
+        return {i: by_id[i] for i in ids}
+
+    first = evaluate(lambda q: [h.paper_id for h in index.search(q, 100)], data_dir, split)
+    second = evaluate(lambda q: [h.paper_id for h in search_papers(q, 100, index, lookup, options)[0]], data_dir, split)
+    return RetrievalReport(split=split, queries=first.queries, bm25=first, reranked=second, depth=depth)
 
 
 class PRF(BaseModel):

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from corpus.store import Store
 from retrieval.index import SearchIndex
+from retrieval.rerank import RerankOptions, search_papers
 
 MAX_K = 100
 
@@ -16,6 +17,9 @@ class SearchRequest(BaseModel):
     year_from: int | None = None
     year_to: int | None = None
     author: str | None = None
+    rerank: bool = Field(
+        default=False, description="re-order BM25's top hits with the second stage (retrieval/rerank.py)"
+    )
 
 
 class SearchHit(BaseModel):
@@ -32,8 +36,15 @@ def run_search(index: SearchIndex, store: Store, request: SearchRequest) -> list
     wanted = request.author.casefold().strip() if request.author else None
     pool = request.k if not wanted else request.k * 10
     while True:
-        hits = index.search(request.query, pool, request.year_from, request.year_to)
-        papers = store.get_many([h.paper_id for h in hits])
+        hits, papers = search_papers(
+            request.query,
+            pool,
+            index,
+            store.get_many,
+            RerankOptions(enabled=request.rerank),
+            request.year_from,
+            request.year_to,
+        )
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)

@@ -90,6 +90,11 @@ def test_search_json_and_filters(capsys, home):
     assert recent["hits"] and all(h["published"] >= "2022" for h in recent["hits"])
     by_author = run_json(capsys, "search", "gemini long context", "--author", "savinov", "--home", str(home))
     assert [h["paper_id"] for h in by_author["hits"]] == ["2403.05530"]
+    reranked = run_json(capsys, "search", "normalization free image recognition", "--rerank", "--home", str(home))
+    assert reranked["hits"][0]["paper_id"] == "2102.06171"
+    pool = run_json(capsys, "search", "normalization free image recognition", "--k", "50", "--home", str(home))
+    assert len(reranked["hits"]) == len(data["hits"])  # its top 10 of BM25's top 50
+    assert {h["paper_id"] for h in reranked["hits"]} <= {h["paper_id"] for h in pool["hits"]}
 
 
 def test_batch_search(capsys, home, tmp_path):
