@@ -1,4 +1,5 @@
-"""`ask` end to end (retrieve, select sentences, render) on a 100k-abstract store.
+"""`ask` end to end (retrieve, select sentences, render) on a 100k-abstract store, and `search` with and without
+the second stage (retrieval/rerank.py, BM25's top 50 re-ranked) on the same store.
 
     python bench/ask_bench.py --size 100k
 
@@ -27,6 +28,7 @@ from corpus.models import Paper  # noqa: E402
 from corpus.store import Store  # noqa: E402
 from retrieval.answer import answer_question, render_answer_text  # noqa: E402
 from retrieval.index import open_index  # noqa: E402
+from retrieval.search import SearchRequest, run_search  # noqa: E402
 
 
 def synthetic_papers(size: str):
@@ -57,13 +59,20 @@ def main() -> None:
             stored = time.perf_counter() - started
             index = open_index(Path(home), store, workers=2).warm()
             times, found = [], 0
+            search_ms: dict[str, list[float]] = {"search": [], "search_rerank": []}
             for claim in rb.claims():
                 t = time.perf_counter()
                 answer = answer_question(claim, index, store)
                 render_answer_text(answer)
                 times.append((time.perf_counter() - t) * 1000)
                 found += answer.found
+                for key, rerank in (("search", False), ("search_rerank", True)):
+                    t = time.perf_counter()
+                    run_search(index, store, SearchRequest(query=claim, k=10, rerank=rerank))
+                    search_ms[key].append((time.perf_counter() - t) * 1000)
     times.sort()
+    for values in search_ms.values():
+        values.sort()
     print(
         json.dumps(
             {
@@ -74,6 +83,11 @@ def main() -> None:
                 "p50_ms": round(statistics.median(times), 2),
                 "p95_ms": round(times[int(len(times) * 0.95)], 2),
                 "p99_ms": round(times[int(len(times) * 0.99)], 2),
+                **{
+                    f"{key}_{q}_ms": round(values[int(len(values) * f)], 2)
+                    for key, values in search_ms.items()
+                    for q, f in (("p50", 0.5), ("p95", 0.95))
+                },
             },
             indent=2,
         )
