@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from corpus.loaders import load_path
 from corpus.models import Paper
-from retrieval.answer import AnswerOptions, score_sentences, select_mmr
+from retrieval.answer import AnswerOptions, choose_sentences, score_sentences, select_mmr
 from retrieval.evaluate import RetrievalScores, evaluate
 from retrieval.index import SearchIndex
 from retrieval.rerank import RerankOptions, search_papers
@@ -93,13 +93,11 @@ def eval_evidence(data_dir: Path, split: str = "dev", options: AnswerOptions | N
             gold_counts[2] += len(doc_gold)
         # (b) the full pipeline over the whole corpus
         hits = index.search(claim["claim"], options.papers)
-        candidates = score_sentences(claim["claim"], [(by_id[h.paper_id], h.score) for h in hits], index, options)
+        chosen = choose_sentences(claim["claim"], [(by_id[h.paper_id], h.score) for h in hits], index, options)
         predicted = set()
-        if candidates and max(c.coverage for c in candidates) >= options.min_coverage:
+        if chosen is not None:
             answered += 1
-            predicted = {
-                (c.paper_id, c.position) for c in select_mmr([c for c in candidates if c.coverage > 0], options)
-            }
+            predicted = {(c.paper_id, c.position) for c in chosen}
         e2e_counts[0] += len(predicted & gold)
         e2e_counts[1] += len(predicted)
         e2e_counts[2] += len(gold)

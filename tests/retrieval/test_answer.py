@@ -69,3 +69,30 @@ def test_every_answer_over_scifact_dev_is_verbatim_and_cited(tmp_path):
             check_answer(answer, store)
             found += answer.found
         assert found > len(claims) // 2
+
+
+def test_two_papers_bm25_cannot_separate_get_a_one_sentence_answer(tmp_path):
+    from corpus.models import Paper
+
+    sentences = [
+        "Dropout regularises deep networks against overfitting.",
+        "We find dropout reduces overfitting in deep networks by a wide margin.",
+        "Dropout also helps deep networks generalise to new data.",
+    ]
+    twins = [
+        Paper(id=f"x{i}", title=f"Dropout study {i}", abstract=" ".join(sentences), sentences=sentences) for i in (1, 2)
+    ]
+    others = [Paper(id=f"y{i}", title=f"Topic {i}", abstract=f"Graph topic {i} passes messages.") for i in range(6)]
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.ingest([*twins, *others])
+        index = SearchIndex.build(store.papers())
+        question = "does dropout reduce overfitting in deep networks?"
+        top = index.search(question, 2)
+        assert {h.paper_id for h in top} == {"x1", "x2"}
+        assert (top[0].score - top[1].score) / top[0].score < AnswerOptions().min_lead
+        unsure = answer_question(question, index, store)
+        assert unsure.found and len(unsure.answer) == 1
+        check_answer(unsure, store)
+        sure = answer_question(question, index, store, AnswerOptions(min_lead=0))
+        assert len(sure.answer) > 1
+        check_answer(sure, store)
