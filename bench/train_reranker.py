@@ -12,7 +12,6 @@ memorise papers instead of learning the signals. Only train claims are read.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.loaders import load_path  # noqa: E402
-from retrieval.evaluate import load_qrels, load_queries  # noqa: E402
+from retrieval.evaluate import load_qrels, load_queries, ndcg_at, recall_at  # noqa: E402
 from retrieval.index import SearchIndex  # noqa: E402
 from retrieval.rerank import FEATURES, RerankOptions, rerank_features  # noqa: E402
 
@@ -31,7 +30,8 @@ DEPTH = 200
 PAIR_DEPTH = 100
 
 
-def claim_rows(index: SearchIndex, by_id: dict, queries: dict, qrels: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def claim_rows(index: SearchIndex, by_id: dict, queries: dict, qrels: dict) -> list[tuple]:
+    """(claim id, BM25's top DEPTH paper ids, their features, their labels) per train claim."""
     options = RerankOptions(depth=DEPTH)
     rows = []
     for query_id, relevant in qrels.items():
@@ -40,13 +40,13 @@ def claim_rows(index: SearchIndex, by_id: dict, queries: dict, qrels: dict) -> l
             queries[query_id], hits, {h.paper_id: by_id[h.paper_id] for h in hits}, index, options
         )
         labels = np.array([float(h.paper_id in relevant) for h in hits])
-        rows.append((query_id, features, labels))
+        rows.append((query_id, [h.paper_id for h in hits], features, labels))
     return rows
 
 
 def fit(rows: list, l2: float = 1e-2, steps: int = 2000) -> np.ndarray:
     diffs, weights = [], []
-    for _, x, y in rows:
+    for _, _, x, y in rows:
         x, y = x[:PAIR_DEPTH], y[:PAIR_DEPTH]
         pos, neg = x[y > 0], x[y == 0]
         if len(pos) and len(neg):
@@ -66,13 +66,13 @@ def fit(rows: list, l2: float = 1e-2, steps: int = 2000) -> np.ndarray:
 
 
 def metrics(rows: list, qrels: dict, weights: np.ndarray | None) -> tuple[float, float]:
+    """Mean nDCG@10 and Recall@100 of BM25's order (weights None) or the re-ranked one."""
     ndcg = recall = 0.0
-    for query_id, x, y in rows:
-        ranked = y if weights is None else y[np.lexsort((np.arange(len(y)), -(x @ weights)))]
-        n = len(qrels[query_id])
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(n, 10)))
-        ndcg += sum(ranked[i] / math.log2(i + 2) for i in range(min(10, len(ranked)))) / ideal
-        recall += ranked[:100].sum() / n
+    for query_id, ids, x, _ in rows:
+        order = range(len(ids)) if weights is None else np.lexsort((np.arange(len(ids)), -(x @ weights)))
+        ranked = [ids[i] for i in order]
+        ndcg += ndcg_at(ranked, qrels[query_id])
+        recall += recall_at(ranked, qrels[query_id])
     return ndcg / len(rows), recall / len(rows)
 
 
@@ -86,7 +86,7 @@ def claim_groups(qrels: dict) -> dict[str, str]:
         return x
 
     for query_id, relevant in qrels.items():
-        for doc in relevant:
+        for doc in sorted(relevant):  # sets iterate in hash order; sorted keeps the folds reproducible
             parent[find("q" + query_id)] = find("d" + doc)
     return {query_id: find("q" + query_id) for query_id in qrels}
 

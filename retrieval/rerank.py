@@ -52,11 +52,14 @@ def rerank_features(
     def coverage(terms: set[str]) -> float:
         return sum(w for t, w in weight.items() if t in terms) / total
 
-    rows = []
+    rows, analyzed = [], []
     for hit in hits:
         paper = papers[hit.paper_id]
-        title = set(analyzer(paper.title))
-        sentences = [set(analyzer(s)) for s in paper.sentences]
+        title_terms = analyzer(paper.title)
+        sentence_terms = [analyzer(s) for s in paper.sentences]
+        if len(analyzed) < options.feedback_docs:
+            analyzed.append(Counter(title_terms + [t for terms in sentence_terms for t in terms]))
+        title, sentences = set(title_terms), [set(terms) for terms in sentence_terms]
         rows.append(
             [
                 hit.score / best,
@@ -67,21 +70,22 @@ def rerank_features(
             ]
         )
     features = np.array(rows, dtype=np.float64).reshape(len(hits), len(FEATURES))
-    feedback = _feedback_scores(query_terms, hits, papers, index, options)
+    feedback = _feedback_scores(query_terms, hits, analyzed, index, options)
     features[:, 3] = feedback / (feedback.max() or 1.0)
     return features
 
 
 def _feedback_scores(
-    query_terms: list[str], hits: list[Hit], papers: dict[str, Paper], index: SearchIndex, options: RerankOptions
+    query_terms: list[str], hits: list[Hit], top_counts: list[Counter], index: SearchIndex, options: RerankOptions
 ) -> np.ndarray:
-    """RM3: a query of the question's terms and the top papers' commonest terms, BM25-scored on the hits only."""
-    analyzer, vocab, idf = index.analyzer, index.vocab, index.scorer.idf
+    """RM3: a query of the question's terms and the top papers' commonest terms, BM25-scored on the hits only.
+
+    `top_counts` holds the term counts of the first hits (title and sentences), already analyzed by the caller.
+    """
+    vocab, idf = index.vocab, index.scorer.idf
     best = hits[0].score
     model: Counter[str] = Counter()
-    for hit in hits[: options.feedback_docs]:
-        paper = papers[hit.paper_id]
-        counts = Counter(analyzer(f"{paper.title}\n{paper.abstract}"))
+    for hit, counts in zip(hits, top_counts, strict=False):
         length = sum(counts.values()) or 1
         doc_weight = float(np.exp(hit.score - best))
         for term, n in counts.items():

@@ -1,5 +1,7 @@
 """The second stage only re-orders the first stage's hits, and its feedback scores are BM25's."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -46,7 +48,8 @@ def test_feedback_scores_equal_full_bm25_scoring_of_the_expanded_query(bundled):
     hits = index.search(QUERY, 10)
     papers = store.get_many([h.paper_id for h in hits])
     options = RerankOptions(original_weight=1.0)  # the question alone: plain BM25 with weights 1/len
-    scores = _feedback_scores(index.analyzer(QUERY), hits, papers, index, options)
+    counts = [Counter(index.analyzer(f"{papers[h.paper_id].title} {papers[h.paper_id].abstract}")) for h in hits[:5]]
+    scores = _feedback_scores(index.analyzer(QUERY), hits, counts, index, options)
     terms = index.query_terms(QUERY)
     size = sum(terms.values())
     full = index.scorer.scores({t: c / size for t, c in terms.items()})
