@@ -264,8 +264,19 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
         from retrieval.benchmarks import eval_tldr
 
         result = eval_tldr(data_dir, args.split)
-    emit(args, result, lambda: "\n".join(f"{k}: {v}" for k, v in result.model_dump().items()))
+    emit(args, result, lambda: "\n".join(_flat_lines(result.model_dump())))
     return 0
+
+
+def _flat_lines(data: dict, prefix: str = "") -> list[str]:
+    """`key: value` lines, nested figures as `outer.inner: value` (the JSON form keeps the nesting)."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += _flat_lines({k: v for k, v in value.items() if k not in ("split", "queries")}, f"{prefix}{key}.")
+        else:
+            lines.append(f"{prefix}{key}: {value}")
+    return lines
 
 
 class DigestItemOut(BaseModel):

@@ -154,3 +154,17 @@ def test_fetch_without_feeds_says_how_to_configure(capsys, home, monkeypatch):
     monkeypatch.chdir(home.parent)  # no .env here
     code, _, err = run(capsys, "fetch", "--home", str(home))
     assert code == 2 and "PAPERBOT_FEEDS" in err
+
+
+def test_eval_prints_both_retrieval_stages_and_the_evidence_figures(capsys):
+    need(DATA / "scifact" / "corpus.jsonl")
+    data = run_json(capsys, "eval", "retrieval", "--split", "test")
+    assert data["queries"] == 300 and data["depth"] == 200
+    # floors a little under the README's figures, so a change that loses quality fails here
+    assert data["bm25"]["ndcg_at_10"] >= 0.69 and data["bm25"]["recall_at_100"] >= 0.92
+    assert data["reranked"]["recall_at_100"] >= 0.92
+    code, out, _ = run(capsys, "eval", "evidence", "--split", "dev")
+    assert code == 0
+    figures = dict(line.split(": ", 1) for line in out.splitlines())
+    assert figures["claims"] == "188"
+    assert float(figures["given_gold_abstract.f1"]) >= 0.55 and float(figures["end_to_end.f1"]) >= 0.42
