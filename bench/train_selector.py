@@ -58,7 +58,8 @@ def abstracts() -> list[tuple[str, np.ndarray, np.ndarray]]:
         weight = {t: float(index.scorer.idf[index.vocab[t]]) if t in index.vocab else 0.0 for t in Counter(terms)}
         for doc, evidence in claim["evidence"].items():
             gold = {i for r in evidence["rationales"] for i in r}
-            features, _ = sentence_features(terms, weight, by_id[doc].sentences, index.analyzer)
+            sentences = by_id[doc].sentences
+            features, _ = sentence_features(terms, weight, sentences, [index.analyzer(s) for s in sentences])
             out.append((doc, features, np.array([float(i in gold) for i in range(len(features))])))
     return out
 

@@ -82,18 +82,18 @@ def score_sentences(
 ) -> list[Candidate]:
     """Every sentence of the hit papers with its relevance to the question."""
     analyzer, idf, vocab = index.analyzer, index.scorer.idf, index.vocab
-    query = Counter(analyzer(question))
-    weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in query}
+    question_terms = analyzer(question)
+    weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in Counter(question_terms)}
     total = sum(weights.values())
     if not hits or total <= 0:
         return []
     best_doc = max(score for _, score in hits) or 1.0
-    question_terms = analyzer(question)
     candidates = []
     for paper, doc_score in hits:
         if doc_score < options.min_doc_share * best_doc:
             continue
-        features, coverage = sentence_features(question_terms, weights, paper.sentences, analyzer)
+        sentence_terms = [analyzer(sentence) for sentence in paper.sentences]
+        features, coverage = sentence_features(question_terms, weights, paper.sentences, sentence_terms)
         probability = evidence_probability(features)
         for position, sentence in enumerate(paper.sentences):
             candidates.append(
@@ -101,7 +101,7 @@ def score_sentences(
                     paper_id=paper.id,
                     position=position,
                     text=sentence,
-                    terms=frozenset(analyzer(sentence)),
+                    terms=frozenset(sentence_terms[position]),
                     relevance=float(probability[position]) + options.doc_weight * doc_score / best_doc,
                     coverage=float(coverage[position]),
                     probability=float(probability[position]),

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.analyzer import Analyzer
-
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 RESULT_WORDS = re.compile(
     r"\b(significant\w*|associat\w*|increas\w*|decreas\w*|reduc\w*|higher|lower|risk|ratio|odds|hazard|correlat\w*|"
@@ -92,15 +90,21 @@ def section_of(sentences: Sequence[str]) -> list[str | None]:
 
 
 def sentence_features(
-    question_terms: Sequence[str], term_weight: dict[str, float], sentences: Sequence[str], analyzer: Analyzer
+    question_terms: Sequence[str],
+    term_weight: dict[str, float],
+    sentences: Sequence[str],
+    sentence_terms: Sequence[Sequence[str]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(features per sentence, coverage per sentence). `term_weight` maps question terms to idf."""
+    """(features per sentence, coverage per sentence).
+
+    `term_weight` maps question terms to idf; `sentence_terms` are the sentences' analyzed terms
+    (the caller keeps them, for MMR's overlap, so each sentence is analyzed once).
+    """
     total = sum(term_weight.values()) or 1.0
     question_bigrams = set(zip(question_terms, question_terms[1:], strict=False))
     n = len(sentences)
     rows, coverage = [], []
-    for position, sentence in enumerate(sentences):
-        terms = analyzer(sentence)
+    for position, (sentence, terms) in enumerate(zip(sentences, sentence_terms, strict=True)):
         present = set(terms)
         matched = sum(w for t, w in term_weight.items() if t in present)
         cov = matched / total

@@ -57,7 +57,8 @@ def test_features_and_probabilities_for_every_sentence():
         "CONCLUSION Aspirin prevents stroke.",
     ]
     question = analyzer("aspirin prevents stroke")
-    features, coverage = sentence_features(question, {t: 1.0 for t in question}, sentences, analyzer)
+    terms = [analyzer(s) for s in sentences]
+    features, coverage = sentence_features(question, {t: 1.0 for t in question}, sentences, terms)
     assert features.shape == (3, len(FEATURES))
     assert coverage.tolist() == [0.0, 2 / 3, 1.0]
     p = evidence_probability(features)
