@@ -166,3 +166,29 @@ def _unlock(home: Path, how: str) -> None:
         home.chmod(0o755)
     else:
         subprocess.run(["chattr", "-i", str(home)], check=True)
+
+
+def test_pip_install_ships_every_module_and_data_file():
+    """`pip install .` (Docker, systemd) packages what setuptools' config finds, not what the checkout has:
+    a folder left out (bot/cogs once was) works in tests run from the checkout and fails when installed."""
+    import tomllib
+
+    from setuptools import find_namespace_packages
+
+    from bot.main import COGS
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set(find_namespace_packages(where=str(root), include=config["packages"]["find"]["include"]))
+    needed = {
+        str(folder.relative_to(root)).replace("/", ".")
+        for top in ("corpus", "retrieval", "bot")
+        for folder in [root / top, *(root / top).rglob("*")]
+        if folder.is_dir() and folder.name != "__pycache__" and any(folder.glob("*.py"))
+    }
+    assert needed <= found
+    assert {cog.rsplit(".", 1)[0] for cog in COGS} <= found
+    data = config["package-data"]
+    assert (root / "retrieval" / "evidence_model.json").name in data["retrieval"]
+    bundled = [p for pattern in data["corpus"] for p in (root / "corpus").glob(pattern)]
+    assert {p.name for p in bundled} == {p.name for p in (root / "corpus" / "bundled").iterdir()}
