@@ -268,7 +268,7 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list
         scores = np.where(allowed, scores, 0.0)
     candidates = np.flatnonzero(scores > 0)
     if len(candidates) > k:
-        best = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[best]
-    order = np.lexsort((candidates, -scores[candidates]))
+        kth = -np.partition(-scores[candidates], k - 1)[k - 1]
+        candidates = candidates[scores[candidates] >= kth]  # every row tied with the k-th, so ties go by row
+    order = np.lexsort((candidates, -scores[candidates]))[:k]
     return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
