@@ -1,0 +1,93 @@
+"""What every command shares: the error a user can fix, the home's store and index, output and batch input."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from corpus.home import open_store
+from corpus.store import Store
+from retrieval.index import SearchIndex, open_index
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, exit status 1 (or `code`)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+class BatchQuery(BaseModel):
+    id: str
+    text: str = ""
+
+
+class Context:
+    """The home, its store and (lazily) its index, opened once per command."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.store: Store = open_store(home)
+        self._index: SearchIndex | None = None
+
+    def sync_index(self) -> SearchIndex:
+        """Load the index and bring it up to the store's state (building it the first time)."""
+        return self.index
+
+    @property
+    def index(self) -> SearchIndex:
+        if self._index is None:
+            self._index = open_index(self.home, self.store, workers=min(2, os.cpu_count() or 1))
+        return self._index
+
+
+def emit(args: argparse.Namespace, model: BaseModel, text: Callable[[], str]) -> None:
+    print(model.model_dump_json(indent=2) if args.json else text())
+
+
+def read_batch(path: str, model: type[BaseModel]) -> Iterator[BaseModel]:
+    """JSON Lines input for --batch, validated line by line with a `file:line:` error."""
+    source = Path(path)
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read batch file: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield model.model_validate_json(line)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(p) for p in error["loc"]) or "record"
+            raise UserError(f"{path}:{number}: {field}: {error['msg']}") from None
+
+
+def _settings():
+    from bot.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValueError as exc:
+        raise UserError(f"bad settings: {exc}", EXIT_USAGE) from None
+
+
+def require_text(value: str | None, what: str) -> str:
+    if value is None or not value.strip() or not any(ch.isalnum() for ch in value):
+        raise UserError(f"the {what} is empty: type some words, e.g. paperbot {what_example(what)}", EXIT_USAGE)
+    return value.strip()
+
+
+def what_example(what: str) -> str:
+    return (
+        'ask "how do you train transformers without normalisation?"'
+        if what == "question"
+        else 'search "vision transformers"'
+    )

@@ -1,0 +1,125 @@
+"""`ask`, `search` and `paper`: questions and look-ups against the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pydantic import BaseModel
+
+from bot.cli.common import EXIT_USAGE, BatchQuery, Context, UserError, emit, read_batch, require_text
+from corpus.models import InvalidId, normalise_id
+
+
+class HitOut(BaseModel):
+    paper_id: str
+    score: float
+    title: str
+    url: str | None
+    published: str | None
+
+
+class SearchOut(BaseModel):
+    query: str
+    hits: list[HitOut]
+
+
+def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
+    from retrieval.search import SearchRequest, run_search
+
+    def hits_for(text: str) -> list[HitOut]:
+        request = SearchRequest(
+            query=text, k=args.k, year_from=args.year_from, year_to=args.year_to, author=args.author, rerank=args.rerank
+        )
+        return [HitOut(**hit.model_dump()) for hit in run_search(ctx.index, ctx.store, request)]
+
+    if args.batch:
+        for query in read_batch(args.batch, BatchQuery):
+            hits = [{"paper_id": h.paper_id, "score": h.score} for h in hits_for(query.text)]
+            print(json.dumps({"id": query.id, "hits": hits}, ensure_ascii=False))
+        return 0
+    query = require_text(args.query, "query")
+    out = SearchOut(query=query, hits=hits_for(query))
+
+    def text() -> str:
+        if not out.hits:
+            return f"No papers match {query!r}."
+        lines = [f"{'#':>3}  {'score':>6}  {'id':<16} {'year':<4}  title"]
+        for rank, hit in enumerate(out.hits, 1):
+            year = (hit.published or "")[:4]
+            lines.append(f"{rank:>3}  {hit.score:6.2f}  {hit.paper_id:<16} {year:<4}  {hit.title}")
+        return "\n".join(lines)
+
+    emit(args, out, text)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
+    from retrieval.answer import AnswerOptions, answer_question, render_answer_text
+
+    options = AnswerOptions(max_sentences=args.max_sentences, max_chars=args.max_chars)
+    if args.batch:
+        for query in read_batch(args.batch, BatchQuery):
+            answer = answer_question(query.text, ctx.index, ctx.store, options)
+            print(json.dumps({"id": query.id, "answer": answer.model_dump(mode="json")}, ensure_ascii=False))
+        return 0
+    question = require_text(args.question, "question")
+    answer = answer_question(question, ctx.index, ctx.store, options)
+    emit(args, answer, lambda: render_answer_text(answer))
+    return 0
+
+
+def cmd_paper(args: argparse.Namespace, ctx: Context) -> int:
+    from retrieval.tldr import PaperOut, paper_with_tldr, render_paper_text
+
+    if args.batch:
+        for query in read_batch(args.batch, BatchQuery):
+            paper = find_paper(ctx, query.id, strict=False)
+            tldr = paper_with_tldr(paper, ctx.index).tldr if paper else None
+            print(json.dumps({"id": query.id, "tldr": tldr}, ensure_ascii=False))
+        return 0
+    if not args.id:
+        raise UserError("give a paper id, e.g. paperbot paper 2403.05530", EXIT_USAGE)
+    paper = find_paper(ctx, args.id)
+    out: PaperOut = paper_with_tldr(paper, ctx.index)
+    emit(args, out, lambda: render_paper_text(out))
+    return 0
+
+
+def find_paper(ctx: Context, raw_id: str, strict: bool = True):
+    try:
+        paper_id, _ = normalise_id(raw_id)
+    except InvalidId as exc:
+        if strict:
+            raise UserError(str(exc)) from None
+        return None
+    paper = ctx.store.get(paper_id)
+    if paper is None and strict:
+        raise UserError(f"no paper {paper_id!r} in the corpus ({len(ctx.store)} papers); try `paperbot search`")
+    return paper
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with cited sentences from the corpus")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--max-sentences", type=int, default=3)
+    ask.add_argument("--max-chars", type=int, default=600)
+    ask.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one answer per line out')
+    ask.set_defaults(handler=cmd_ask)
+
+    search = commands.add_parser("search", parents=[common], help="ranked papers for a query")
+    search.add_argument("query", nargs="?")
+    search.add_argument("--k", type=int, default=10, help="how many results (default 10)")
+    search.add_argument("--year-from", type=int)
+    search.add_argument("--year-to", type=int)
+    search.add_argument("--author", help="keep papers with an author whose name contains this")
+    search.add_argument(
+        "--rerank", action="store_true", help="re-order BM25's top 50 with the second stage (see README, Retrieval)"
+    )
+    search.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one hit list per line out')
+    search.set_defaults(handler=cmd_search)
+
+    paper = commands.add_parser("paper", parents=[common], help="one paper: metadata, TLDR and abstract")
+    paper.add_argument("id", nargs="?")
+    paper.add_argument("--batch", metavar="FILE", help='JSON Lines {"id"} in, {"id", "tldr"} out')
+    paper.set_defaults(handler=cmd_paper)
