@@ -53,6 +53,9 @@ async def bot_on_fake(home: Path) -> AsyncIterator[tuple[FakeDiscord, PaperBot]]
     fake = FakeDiscord()
     await fake.start()
     bot = make_bot(Settings(_env_file=None, DISCORD_TOKEN=TOKEN, PAPERBOT_DIGEST_RUNNER=False), home)
+    # discord.py's `guild_ready_timeout` option (default 2 s) waits for more guilds after the fake's only
+    # one; the bot does not expose the option, so the test sets it on the client's state
+    bot._connection.guild_ready_timeout = 0.05
     runner = asyncio.create_task(bot.start(TOKEN))
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 30)
