@@ -34,6 +34,7 @@ def is_busy(exc: BaseException) -> bool:
     """Another process holds the store's write lock: worth a "try again", not a traceback."""
     if isinstance(exc, app_commands.CommandInvokeError):
         exc = exc.original
+    # StoreBusy: what corpus.store raises when its own short busy timeout runs out
     if isinstance(exc, DigestBusy) or type(exc).__name__ == "StoreBusy":
         return True
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
