@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 NONE = discord.AllowedMentions.none()
 UTC = dt.UTC
 POSTER_BUSY_TIMEOUT = 30.0  # the background poster may wait for another process's write
-MAX_ATTEMPTS = 5  # sends of one part (each with discord.py's and our retries) before it is given up
+MAX_ATTEMPTS = 8  # passes that try one part (each with discord.py's and our retries) before it is given up
+RESUME_MINUTES = 15  # an interrupted digest is tried again this often, not only at tomorrow's time
 HISTORY_BOUND = 500  # messages read after a part's attempt when looking for it after a crash
 CLOCK_MARGIN = 120.0  # seconds of clock difference allowed between this machine and Discord
 ITEM_MAX = 100  # characters in one subscription keyword or author
@@ -358,9 +359,11 @@ class Digests(commands.Cog):
         if self.bot.settings.digest_runner:
             self.daily.change_interval(time=await asyncio.to_thread(self.times))
             self.daily.start()
+            self.resume.start()
 
     async def cog_unload(self) -> None:
         self.daily.cancel()
+        self.resume.cancel()
         self.bot.tree.remove_command(self.commands.name)
         for book in (self.book, self.poster.book):
             if book is not None:
@@ -386,6 +389,16 @@ class Digests(commands.Cog):
         """After downtime, post what was missed before waiting for the next scheduled time."""
         await self.bot.wait_until_ready()
         await self.poster.run_due()
+
+    @tasks.loop(minutes=RESUME_MINUTES)
+    async def resume(self) -> None:
+        """A digest interrupted by a Discord outage or a busy store goes on within minutes (cheap when none is)."""
+        await self.poster.run_due()
+
+    @resume.before_loop
+    async def first_resume(self) -> None:
+        await self.bot.wait_until_ready()
+        await asyncio.sleep(RESUME_MINUTES * 60)  # the daily loop's catch-up covers start-up
 
 
 async def setup(bot: PaperBot) -> None:
