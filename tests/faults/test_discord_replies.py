@@ -23,11 +23,23 @@ def replies(fake) -> list[dict]:
     return fake.posted(CHANNEL_ID)
 
 
+async def until(condition, timeout: float = 15.0) -> None:
+    """Wait for `condition()` to hold (the retries under test sleep 1 s or more)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
 async def mentions(home: Path) -> None:
     async with bot_on_fake(home) as (fake, bot):
+
+        def posts() -> list:
+            return [r for r in fake.requests if r.method == "POST" and r.path == MESSAGES]
+
         with Records() as logged:
             await fake.send_mention("how do you train transformers without normalisation?")
-            await fake.wait_for(lambda r: r.method == "POST" and r.path == MESSAGES)
+            await until(lambda: len(posts()) == 1)
             await asyncio.sleep(0.3)  # anything logged after the reply
         assert logged.at(logging.ERROR) == []
         assert len(replies(fake)) == 1
@@ -35,18 +47,15 @@ async def mentions(home: Path) -> None:
         # stored, then 502: discord.py repeats the request with the same nonce; Discord returns the stored reply
         fake.fail(502, path=MESSAGES, store=True)
         await fake.send_mention("what is Perceiver IO?")
-        await fake.wait_for(lambda r: r.method == "POST" and r.path == MESSAGES, start=len(fake.requests))
-        await asyncio.sleep(1.6)  # discord.py waits 1 s before repeating a 502
+        await until(lambda: len(posts()) == 3)
         # stored, then 503 (discord.py does not retry it): the bot retries with the same nonce
         fake.fail(503, path=MESSAGES, store=True)
-        start = len(fake.requests)
         await fake.send_mention("which model recalls facts over millions of tokens?")
-        await fake.wait_for(lambda r: r.method == "POST" and r.path == MESSAGES, start=start)
-        await asyncio.sleep(1.6)  # the bot waits 1 s before its own retry
+        await until(lambda: len(posts()) == 5)
+        await asyncio.sleep(0.5)  # a duplicate or a "went wrong" would come now
         texts = [m["embeds"][0]["title"] if m["embeds"] else m["content"] for m in replies(fake)]
         assert len(texts) == 3, texts  # one reply per mention, no "went wrong"
-        posts = [r for r in fake.requests if r.method == "POST" and r.path == MESSAGES]
-        assert len(posts) == 5 and len({p.body["nonce"] for p in posts}) == 3
+        assert len(posts()) == 5 and len({p.body["nonce"] for p in posts()}) == 3
         assert fake.rejected == []
 
 
