@@ -177,6 +177,7 @@ def main() -> int:
     )
     mine = np.array([AnswerabilityModel(model).probability(row) for row in x[:50]])
     print(f"numpy trees vs LightGBM on 50 rows: max difference {np.abs(mine - booster.predict(x[:50])).max():.1e}")
+    model["check"] = {"features": x[:8].tolist(), "probability": booster.predict(x[:8]).tolist()}
     MODEL_PATH.write_text(json.dumps(model, separators=(",", ":")) + "\n")
     report(booster.predict(x), y, blocks, bar, "in sample, final model")
     print(f"wrote {MODEL_PATH} (threshold {bar:.3f}, related {model['related_threshold']:.3f})")
