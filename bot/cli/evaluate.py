@@ -49,7 +49,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on the benchmarks in ../shared/data")
     evaluate.add_argument("task", choices=["retrieval", "evidence", "tldr", "answerability"])
     evaluate.add_argument(
-        "--split", default="test", help="retrieval: train|test; evidence: train|dev; tldr: train|dev|test; answerability: held-out sets only"
+        "--split",
+        default="test",
+        help="retrieval: train|test; evidence: train|dev; tldr: train|dev|test; answerability: held-out sets only",
     )
     evaluate.add_argument("--data", help="the shared/data folder (default: ../shared/data beside the checkout)")
     evaluate.set_defaults(handler=cmd_eval)

@@ -76,7 +76,16 @@ def test_a_related_but_unanswered_question_offers_the_closest_papers(bundled):
 
 def test_abstention_json_shape(home):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ask", "who won the football world cup in 2018?", "--json", "--home", str(home)],
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "ask",
+            "who won the football world cup in 2018?",
+            "--json",
+            "--home",
+            str(home),
+        ],
         capture_output=True,
         text=True,
         check=False,
