@@ -81,6 +81,14 @@ def collect(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[st
         for paper_id, tldr in scitldr_questions(data_dir, split):
             add(tldr, "scitldr", 1, f"tldr:{paper_id}", "scitldr tldrs / scitldr")
             add(tldr, "scifact", 0, f"tldr:{paper_id}", "scitldr tldrs / scifact")
+    # "what is FearNet?": a paper named in its title ("FearNet: Brain-Inspired Model …") asked about by name
+    # (positives only: names like "Attention" or "Learning" are common words that another corpus does use)
+    tl_by_id, _ = corpora.corpus("scitldr")
+    for split in ("train", "dev"):
+        for paper_id in sorted({pid for pid, _ in scitldr_questions(data_dir, split)}):
+            name = tl_by_id[paper_id].title.split(":")[0].strip()
+            if ":" in tl_by_id[paper_id].title and 1 <= len(name.split()) <= 2:
+                add(f"what is {name}?", "scitldr", 1, f"tldr:{paper_id}", "named papers / scitldr")
     for i, question in nq_questions(data_dir, "tune"):
         for corpus in ("bundled", "scitldr", "scifact"):
             add(question, corpus, 0, f"nq:{i}", f"nq / {corpus}")

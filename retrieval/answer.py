@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 from corpus.models import Paper
 from corpus.store import Store
 from retrieval.analyzer import clip_query
-from retrieval.answerability import Verdict, features, judge, paper_terms, question_weights
+from retrieval.answer_type import gives, wanted_kind
+from retrieval.answerability import PaperTerms, Verdict, features, judge, paper_terms, question_weights
 from retrieval.evidence import evidence_probability, sentence_features
 from retrieval.index import SearchIndex
 
@@ -48,6 +49,9 @@ class AnswerOptions(BaseModel):
         ge=0,
         le=1,
         description="more than one sentence only when the best paper's BM25 score leads the next by this share",
+    )
+    kind_bonus: float = Field(
+        default=0.25, ge=0, description="added to a sentence that gives the kind of answer asked for (answer_type.py)"
     )
     lead_with_top_paper: bool = Field(
         default=True, description="the first sentence comes from search's first paper (see select_mmr)"
@@ -95,11 +99,12 @@ def score_sentences(
     hits: list[tuple[Paper, float]],
     index: SearchIndex,
     options: AnswerOptions,
-    terms: dict[str, tuple[set[str], list[list[str]]]] | None = None,
+    terms: dict[str, PaperTerms] | None = None,
 ) -> list[Candidate]:
     """Every sentence of the hit papers with its relevance to the question (`terms`: papers already analyzed)."""
     analyzer, idf, vocab = index.analyzer, index.scorer.idf, index.vocab
     terms = {} if terms is None else terms
+    kind = wanted_kind(question)
     question_terms = analyzer(question)
     weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in Counter(question_terms)}
     total = sum(weights.values())
@@ -112,7 +117,7 @@ def score_sentences(
             continue
         if paper.id not in terms:
             terms[paper.id] = paper_terms(paper, analyzer)
-        sentence_terms = terms[paper.id][1]
+        sentence_terms = terms[paper.id].sentences
         features, coverage = sentence_features(question_terms, weights, paper.sentences, sentence_terms)
         probability = evidence_probability(features)
         for position, sentence in enumerate(paper.sentences):
@@ -122,7 +127,9 @@ def score_sentences(
                     position=position,
                     text=sentence,
                     terms=frozenset(sentence_terms[position]),
-                    relevance=float(probability[position]) + options.doc_weight * doc_score / best_doc,
+                    relevance=float(probability[position])
+                    + options.doc_weight * doc_score / best_doc
+                    + options.kind_bonus * gives(kind, sentence),
                     coverage=float(coverage[position]),
                     probability=float(probability[position]),
                 )
@@ -170,7 +177,7 @@ _MAX_IDF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # scorer -> i
 
 def answerability_row(
     question: str, ranked: list[tuple[Paper, float]], index: SearchIndex
-) -> tuple[np.ndarray | None, dict[str, tuple[set[str], list[list[str]]]]]:
+) -> tuple[np.ndarray | None, dict[str, PaperTerms]]:
     """The answer-or-abstain features (None: nothing to judge) and the top papers' analyzed terms, kept for reuse."""
     analyzer = index.analyzer
     terms = {paper.id: paper_terms(paper, analyzer) for paper, _ in ranked[:3]}

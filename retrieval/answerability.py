@@ -33,6 +33,7 @@ import math
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
@@ -64,6 +65,20 @@ FEATURES = (
     "specific_best_sentence_top3",
     "matched_mass",
     "specific_matched_mass",
+    "title_coverage",
+)
+
+
+# Words about the asking, not the topic: conversation ("tell me about", "does anyone know", "I remember a
+# paper that") and reviewers' framing ("the authors propose a novel extension of previous work"). They are
+# rare enough in general English to look informative, and abstracts rarely hold them, so counted as
+# content they pushed real questions under the bar. Left out of the question's weights only; search keeps them.
+CHATTER = frozenset(
+    """tell know anyone someone anybody somebody get got pick really please explain find show give looking look
+    want need something remember recall wonder wondering thanks thank hi hello hey paper papers article articles
+    work works study studies research author authors propose proposes proposed present presents presented novel
+    new previous prior existing extension extend extends submission submitted describe describes described
+    method methods approach approaches way ways kind thing things idea ideas""".split()
 )
 
 
@@ -77,6 +92,8 @@ def question_weights(question: str, analyzer: Analyzer) -> dict[str, float]:
     """The question's index terms, each weighed by its most informative surface word."""
     weights: dict[str, float] = {}
     for word in analyzer.words(question):
+        if word in CHATTER:
+            continue
         term = analyzer.term_of(word)
         if term:
             weights[term] = max(weights.get(term, 0.0), informativeness(word))
@@ -94,7 +111,7 @@ class Verdict(BaseModel):
 def features(
     weights: dict[str, float],
     ranked: Sequence[tuple[Paper, float]],
-    paper_terms: Sequence[tuple[set[str], list[list[str]]]],
+    paper_terms: Sequence[PaperTerms],
     vocab: dict[str, int],
     idf: np.ndarray,
     top_idf: float,
@@ -112,7 +129,7 @@ def features(
     mass = sum(weights.values())
     if not ranked or mass <= 0 or ranked[0][1] <= 0:
         return None
-    top_terms, top_sentences = paper_terms[0]
+    top_terms, top_sentences, top_title = paper_terms[0]
     rare = {t for t, w in weights.items() if w >= RARE}
     most = max(weights, key=weights.__getitem__)
 
@@ -138,8 +155,8 @@ def features(
             coverage(top_terms, rare) if rare else coverage(top_terms),
             float(most in top_terms),
             best_sentence(top_sentences),
-            max(best_sentence(s) for _, s in paper_terms[:3]),
-            max(coverage(t) for t, _ in paper_terms[:3]),
+            max(best_sentence(p.sentences) for p in paper_terms[:3]),
+            max(coverage(p.terms) for p in paper_terms[:3]),
             min(len(rare & top_terms), 4) / 4,
             min(len(rare - top_terms), 4) / 4,
             sum(w for t, w in weights.items() if t not in known_idf) / mass,
@@ -150,19 +167,27 @@ def features(
             float(top5.mean() / scores[0]),
             coverage(top_terms, weight=specific),
             best_sentence(top_sentences, specific),
-            max(best_sentence(s, specific) for _, s in paper_terms[:3]),
+            max(best_sentence(p.sentences, specific) for p in paper_terms[:3]),
             min(sum(w for t, w in weights.items() if t in top_terms), 40.0) / 40,
             min(sum(w for t, w in specific.items() if t in top_terms), 40.0) / 40,
+            coverage(top_title),
         ],
         np.float64,
     )
 
 
-def paper_terms(paper: Paper, analyzer: Analyzer) -> tuple[set[str], list[list[str]]]:
-    """A paper's (title + abstract terms, terms of each sentence), analyzed once per answer."""
+class PaperTerms(NamedTuple):
+    """A paper's terms, analyzed once per answer: all of them, each sentence's, the title's."""
+
+    terms: set[str]
+    sentences: list[list[str]]
+    title: set[str]
+
+
+def paper_terms(paper: Paper, analyzer: Analyzer) -> PaperTerms:
     sentences = [analyzer(s) for s in paper.sentences]
-    terms = set(analyzer(paper.title)).union(*sentences)
-    return terms, sentences
+    title = set(analyzer(paper.title))
+    return PaperTerms(title.union(*sentences), sentences, title)
 
 
 class AnswerabilityModel:
