@@ -119,7 +119,13 @@ def embed_size(embed: discord.Embed) -> int:
 def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=safe(answer.question, TITLE_MAX), colour=COLOUR)
     if not answer.found:
-        embed.description = "I found nothing in the corpus that answers this. Try `/search` with other words."
+        embed.description = "I found nothing in the corpus that answers this."
+        if answer.closest:
+            lines = [
+                safe(f"{c.title or c.paper_id} ({c.paper_id})", 300) for c in answer.closest
+            ]  # titles only: nothing is quoted as an answer
+            embed.add_field(name="Closest papers (they may not answer it)", value=_join_within(lines, FIELD_VALUE_MAX))
+        embed.description += " Try `/search` with other words."
         return embed
     by_number = {c.n: c for c in answer.citations}
     kept: list[str] = []
@@ -167,7 +173,7 @@ def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) ->
         year = f" ({hit.published[:4]})" if hit.published else ""
         title = link(safe(hit.title or hit.paper_id, 200), hit.url)
         lines.append(f"**{rank}.** {title}{year} · `{hit.paper_id}` · {hit.score:.1f}")
-    embed.description = join_within(lines, DESCRIPTION_MAX)
+    embed.description = _join_within(lines, DESCRIPTION_MAX)
     pages = (len(hits) + per_page - 1) // per_page
     embed.set_footer(text=f"Page {page + 1} of {pages} · {len(hits)} results")
     return embed
@@ -184,11 +190,11 @@ def paper_embed(out: PaperOut) -> discord.Embed:
     meta = f"`{paper.id}`" + (f" · {paper.published}" if paper.published else "")
     embed.add_field(name="Paper", value=cut(meta, FIELD_VALUE_MAX), inline=False)
     budget = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - embed_size(embed) - 10)
-    embed.description = join_within([safe(s) for s in paper.sentences], budget, " ")
+    embed.description = _join_within([safe(s) for s in paper.sentences], budget, " ")
     return embed
 
 
-def join_within(parts: list[str], limit: int, sep: str = "\n") -> str:
+def _join_within(parts: list[str], limit: int, sep: str = "\n") -> str:
     """Whole parts joined up to `limit` characters, with '…' when some were left out."""
     out: list[str] = []
     used = 0

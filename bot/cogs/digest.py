@@ -23,7 +23,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.delivery import nonce_for, permanent, send_once, transient
-from bot.render import CONTENT_MAX, digest_marker, digest_messages, fit_content, fit_embed, join_within, safe
+from bot.render import CONTENT_MAX, _join_within, digest_marker, digest_messages, fit_content, fit_embed, safe
 from corpus.digests import BUSY_TIMEOUT, DigestBook, LedgerEntry, PartRecord, Subscription
 from corpus.feeds import FeedSource, fetch_all
 from corpus.store import StoreError
@@ -323,7 +323,7 @@ class DigestCommands(app_commands.Group, name="digest", description="The daily d
                 + (f" · authors: {listing(s.authors, 300)}" if s.authors else "")
                 for s in rows
             ]
-            text = join_within(lines, CONTENT_MAX)
+            text = _join_within(lines, CONTENT_MAX)
         await interaction.followup.send(fit_content(text), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(name="preview", description="What the next digest here would hold (only you see it)")

@@ -168,7 +168,8 @@ class Papers(commands.Cog):
         is_dm = message.guild is None
         if not is_dm and not any(user.id == self.bot.user.id for user in message.mentions):
             return
-        question = re.sub(rf"<@!?{self.bot.user.id}>", " ", message.content).strip()
+        # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
+        question = re.sub(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b", " ", message.content).strip()
 
         async def reply(key: str, content: str | None = None, embed: discord.Embed | None = None) -> None:
             nonce = nonce_for(key, message.channel.id, message.id)
