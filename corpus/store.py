@@ -1,6 +1,7 @@
 """The SQLite store: one file under the paperbot home holds every paper.
 
-Each ingest of one file is one transaction, so a file is stored whole or not at all.
+Each ingest of one file is staged, then merged in one transaction, so a file is stored
+whole or not at all, and a record that lacks a field never erases the stored value.
 Every insert or change bumps a sequence number; the retrieval index remembers the
 last number it saw and asks only for what changed since (`index_rows(after_seq)`).
 """
@@ -12,9 +13,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from corpus.models import Paper
+from corpus.models import Paper, Problem, RawRecord, RecordError, merge
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -33,16 +34,28 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# Kept outside SCHEMA on purpose: created by the ingest path that uses them.
+_RAW_DIGESTS = "CREATE TABLE IF NOT EXISTS raw_digests (id TEXT PRIMARY KEY, digest TEXT NOT NULL)"
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS staging (id TEXT PRIMARY KEY, version INTEGER, hash TEXT NOT NULL,"
+    " record TEXT NOT NULL, published TEXT, source TEXT NOT NULL, digest TEXT)"
+)
+
+
 class IngestReport(BaseModel):
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    rejected: int = Field(default=0, description="records left out by skip_bad")
+    problems: list[Problem] = Field(default_factory=list, exclude=True)
 
     def __add__(self, other: IngestReport) -> IngestReport:
         return IngestReport(
             added=self.added + other.added,
             updated=self.updated + other.updated,
             unchanged=self.unchanged + other.unchanged,
+            rejected=self.rejected + other.rejected,
+            problems=self.problems + other.problems,
         )
 
 
@@ -51,6 +64,14 @@ class CorpusStats(BaseModel):
     earliest: dt.date | None
     latest: dt.date | None
     sources: dict[str, int]
+
+
+class RecordsRejected(Exception):
+    """Some records of an input are bad, so none of it was stored: `problems` says which and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad records; nothing stored")
 
 
 class StoreError(Exception):
@@ -84,37 +105,145 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    def ingest(self, papers: Iterable[Paper]) -> IngestReport:
-        """Store papers in one transaction: new ids added, newer versions or changed records updated."""
+    def ingest(
+        self,
+        items: Iterable[Paper | RawRecord | Problem],
+        *,
+        skip_bad: bool = False,
+        batch_size: int = 2000,
+    ) -> IngestReport:
+        """Store papers as one change: new ids added, others merged (a new record fills, never blanks).
+
+        Records are staged in a temporary table in batches, so memory stays flat whatever the
+        input's size and the store is not locked while the input is read; the staged records
+        are then merged into `papers` in one transaction. A problem anywhere (a bad record, or
+        an exception from the input) leaves the store exactly as it was, unless `skip_bad`:
+        then the good records are stored and the problems come back in `report.problems`.
+        A RawRecord whose raw text the store saw last time for the same id is counted
+        unchanged without being built at all, which is what makes re-ingesting a dump cheap.
+        """
         report = IngestReport()
+        problems: list[Problem] = []
+        self._db.execute(_RAW_DIGESTS)
+        self._db.execute(_STAGING)
+        self._db.execute("DELETE FROM temp.staging")
+        self._db.commit()
+        try:
+            batch: list[Paper | RawRecord] = []
+            for item in items:
+                if isinstance(item, Problem):
+                    problems.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    self._stage(batch, report, problems, skip_bad)
+                    batch = []
+            self._stage(batch, report, problems, skip_bad)
+            if problems and not skip_bad:
+                raise RecordsRejected(problems)
+            report.rejected = len(problems)
+            report.problems = problems
+            self._merge_staged(report, batch_size)
+        finally:
+            self._db.rollback()  # only ever an unfinished batch: the merge commits on its own
+            self._db.execute("DELETE FROM temp.staging")
+            self._db.commit()
+        return report
+
+    def _stage(self, batch: list, report: IngestReport, problems: list[Problem], skip_bad: bool) -> None:
+        """Build the batch's records (unless unchanged since last time) and put them in the staging table."""
+        if not batch:
+            return
+        keys = [item.id for item in batch if isinstance(item, RawRecord) and item.id and item.digest]
+        known = dict(self._select_in("SELECT id, digest FROM raw_digests WHERE id IN ({})", keys)) if keys else {}
+        staged: dict[str, tuple[Paper, str | None]] = {}
+        for item in batch:
+            digest = None
+            if isinstance(item, RawRecord):
+                digest = item.digest
+                if item.id and digest and known.get(item.id) == digest:
+                    report.unchanged += 1
+                    continue
+                try:
+                    paper = item.build()
+                except RecordError as exc:
+                    problems.extend(exc.problems)
+                    continue
+            else:
+                paper = item
+            if problems and not skip_bad:
+                continue  # the file is rejected anyway: only look for further problems
+            if paper.id in staged:
+                paper = merge(staged[paper.id][0], paper)
+            staged[paper.id] = (paper, digest)
+        if not staged:
+            return
+        earlier = self._select_in("SELECT id, record FROM temp.staging WHERE id IN ({})", list(staged))
+        for paper_id, record in earlier:  # the same paper twice in one input: one record, merged
+            paper, digest = staged[paper_id]
+            staged[paper_id] = (merge(Paper.model_validate_json(record), paper), digest)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO temp.staging (id, version, hash, record, published, source, digest)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (p.id, p.version, p.content_hash(), p.model_dump_json(), _iso(p.published), p.source, digest)
+                for p, digest in staged.values()
+            ],
+        )
+        self._db.commit()
+
+    def _merge_staged(self, report: IngestReport, batch_size: int) -> None:
+        """Move the staged records into `papers` in one transaction: insert the new, merge the known."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._db:  # commits on success, rolls back on any exception
             seq = self.sequence
-            for paper in papers:
-                digest = paper.content_hash()
-                row = self._db.execute("SELECT version, hash FROM papers WHERE id = ?", (paper.id,)).fetchone()
-                if row is not None:
-                    old_version, old_hash = row
-                    if old_hash == digest or _is_older(paper.version, old_version):
+            report.unchanged += self._db.execute(
+                "SELECT COUNT(*) FROM temp.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
+            ).fetchone()[0]
+            cursor = self._db.execute(
+                "INSERT INTO papers (id, version, hash, record, published, source, added_at, seq)"
+                " SELECT id, version, hash, record, published, source, ?, ? + ROW_NUMBER() OVER (ORDER BY rowid)"
+                " FROM temp.staging s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY rowid",
+                (now, seq),
+            )
+            report.added += cursor.rowcount
+            seq += cursor.rowcount
+            last = 0
+            while True:
+                rows = self._db.execute(
+                    "SELECT s.rowid, s.record, p.record, p.hash FROM temp.staging s JOIN papers p ON p.id = s.id"
+                    " WHERE s.rowid > ? AND p.hash != s.hash ORDER BY s.rowid LIMIT ?",
+                    (last, batch_size),
+                ).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                updates = []
+                for _, new_record, old_record, old_hash in rows:
+                    merged = merge(Paper.model_validate_json(old_record), Paper.model_validate_json(new_record))
+                    digest = merged.content_hash()
+                    if digest == old_hash:
                         report.unchanged += 1
                         continue
-                seq += 1
-                values = (paper.version, digest, paper.model_dump_json(), _iso(paper.published), paper.source, seq)
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO papers (version, hash, record, published, source, seq, added_at, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, now, paper.id),
+                    seq += 1
+                    updates.append(
+                        (merged.version, digest, merged.model_dump_json(), _iso(merged.published), merged.source, seq, merged.id)
                     )
-                    report.added += 1
-                else:
-                    self._db.execute(
-                        "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?",
-                        (*values, paper.id),
-                    )
-                    report.updated += 1
+                self._db.executemany(
+                    "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?", updates
+                )
+                report.updated += len(updates)
+            self._db.execute(
+                "INSERT OR REPLACE INTO raw_digests (id, digest) SELECT id, digest FROM temp.staging WHERE digest IS NOT NULL"
+            )
             self._set_meta("seq", str(seq))
-        return report
+
+    def _select_in(self, sql: str, keys: list[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows.extend(self._db.execute(sql.format(",".join("?" * len(chunk))), chunk))
+        return rows
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

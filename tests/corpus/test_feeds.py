@@ -28,9 +28,10 @@ def test_rss_listing_with_cross_lists_replacements_and_missing_fields():
 def test_a_replacement_updates_the_stored_paper(tmp_path):
     with Store(tmp_path / "s.sqlite3") as store:
         store.ingest(load_path(FIXTURES / "arxiv_api.atom"))  # Gemini 1.5 v4
-        report = store.ingest(load_path(FIXTURES / "arxiv_cs_LG.rss"))  # carries v2: older, ignored
-        assert report.added == 3 and report.unchanged == 1
-        assert store.get("2403.05530").version == 4
+        report = store.ingest(load_path(FIXTURES / "arxiv_cs_LG.rss"))  # carries v2: older, only fills blanks
+        assert report.added == 3 and report.updated == 1  # the announcement day, which v4 from the API lacked
+        gemini = store.get("2403.05530")
+        assert gemini.version == 4 and str(gemini.published) == "2024-03-08" and len(gemini.authors) == 2
 
 
 def test_empty_and_malformed_feeds(tmp_path):
