@@ -122,7 +122,13 @@ def _retry_after(value: str | None) -> float:
 
 
 async def _fetch_source(
-    session: aiohttp.ClientSession, source: FeedSource, *, delay: float, timeout: float, retries: int, backoff: float,
+    session: aiohttp.ClientSession,
+    source: FeedSource,
+    *,
+    delay: float,
+    timeout: float,
+    retries: int,
+    backoff: float,
     max_results: int,
 ) -> list[Paper]:
     """A listing is one page; an API search pages on until it has every result (or max_results)."""
@@ -170,7 +176,12 @@ async def fetch_all(
                 await asyncio.sleep(delay)
             try:
                 papers = await _fetch_source(
-                    session, source, delay=delay, timeout=timeout, retries=retries, backoff=backoff,
+                    session,
+                    source,
+                    delay=delay,
+                    timeout=timeout,
+                    retries=retries,
+                    backoff=backoff,
                     max_results=max_results,
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-
 import logging
 import time
 import urllib.error
@@ -233,5 +232,3 @@ def _retry_after(value: str | None) -> float:
         return min(float(value), 3600.0) if value else 0.0
     except ValueError:
         return 0.0
-
-

@@ -80,7 +80,9 @@ def load_path(path: Path | str) -> list[Paper]:
     if path.is_dir():
         files = supported_files(path)
         if not files:
-            raise LoadError(path, [Problem("", "file", "no supported files in this folder (.jsonl, .xml, .rss, .txt, .gz ...)")])
+            raise LoadError(
+                path, [Problem("", "file", "no supported files in this folder (.jsonl, .xml, .rss, .txt, .gz ...)")]
+            )
         merged: dict[str, Paper] = {}
         for file in files:
             for paper in load_path(file):

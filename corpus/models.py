@@ -75,7 +75,9 @@ class Paper(BaseModel):
     sentences: list[str] = Field(default_factory=list, description="the abstract split once, at ingest")
     published: dt.date | None = Field(default=None, description="the first version's date, never a re-announcement")
     updated: dt.date | None = None
-    announced: dt.date | None = Field(default=None, description="the day a feed (re-)announced it: new, cross or replace")
+    announced: dt.date | None = Field(
+        default=None, description="the day a feed (re-)announced it: new, cross or replace"
+    )
     comment: str | None = None
     categories: list[str] = Field(default_factory=list)
     url: str | None = None

@@ -227,7 +227,15 @@ class Store:
                         continue
                     seq += 1
                     updates.append(
-                        (merged.version, digest, merged.model_dump_json(), _iso(merged.published), merged.source, seq, merged.id)
+                        (
+                            merged.version,
+                            digest,
+                            merged.model_dump_json(),
+                            _iso(merged.published),
+                            merged.source,
+                            seq,
+                            merged.id,
+                        )
                     )
                 self._db.executemany(
                     "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?", updates

@@ -73,7 +73,10 @@ def cmd_harvest(args: argparse.Namespace, ctx: Context) -> int:
         raise UserError(f"harvest stopped: {exc}") from None
     except KeyboardInterrupt:
         bar.close()
-        print("paperbot: harvest interrupted; every page before this one is stored. Run the same command to resume.", file=sys.stderr)
+        print(
+            "paperbot: harvest interrupted; every page before this one is stored. Run the same command to resume.",
+            file=sys.stderr,
+        )
         return 130
     bar.close()
     if report.added or report.updated:

@@ -155,10 +155,14 @@ def open_members(path: Path) -> Iterator[list[tuple[str, BinaryIO]]]:
         if lower.endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
                 names = [
-                    n for n in archive.namelist() if not n.endswith("/") and is_supported(Path(n)) and "__MACOSX" not in n
+                    n
+                    for n in archive.namelist()
+                    if not n.endswith("/") and is_supported(Path(n)) and "__MACOSX" not in n
                 ]
                 if not names:
-                    raise LoadError(path, [Problem("", "file", "the .zip holds no supported files (.jsonl, .xml, .rss, .txt ...)")])
+                    raise LoadError(
+                        path, [Problem("", "file", "the .zip holds no supported files (.jsonl, .xml, .rss, .txt ...)")]
+                    )
                 streams = [(f"{path}!{name}", archive.open(name)) for name in names]
                 try:
                     yield streams

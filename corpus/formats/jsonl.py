@@ -102,9 +102,7 @@ def record_fields(record: dict, source: str, where: str) -> dict | Problem:
     authors = record.get("authors")
     if isinstance(parsed, list) and parsed and all(isinstance(p, list) and p for p in parsed):
         # the snapshot's [last, first, suffix, affiliation...]: the free-text "authors" mixes in affiliations
-        fields["authors"] = [
-            n for n in (name_from_parts(*[str(x) for x in (p + ["", ""])[:3]]) for p in parsed) if n
-        ]
+        fields["authors"] = [n for n in (name_from_parts(*[str(x) for x in (p + ["", ""])[:3]]) for p in parsed) if n]
     elif isinstance(authors, str):
         fields["authors"] = split_authors(authors)
     elif isinstance(authors, list):

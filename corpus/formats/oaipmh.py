@@ -7,7 +7,6 @@ badResumptionToken ...) is reported, never read as "0 records".
 
 from __future__ import annotations
 
-
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -107,7 +106,9 @@ def _arxiv_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
         return Problem(where, "abstract", f"missing in record {_text(body, f'{ns}id')!r}")
     authors = []
     for author in body.iterfind(f"{ns}authors/{ns}author"):
-        name = name_from_parts(_text(author, f"{ns}keyname"), _text(author, f"{ns}forenames"), _text(author, f"{ns}suffix"))
+        name = name_from_parts(
+            _text(author, f"{ns}keyname"), _text(author, f"{ns}forenames"), _text(author, f"{ns}suffix")
+        )
         if name:
             authors.append(name)  # <affiliation> is not an author
     fields: dict = {
@@ -157,5 +158,3 @@ def _raw_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
     if comment:
         fields["comment"] = comment
     return fields
-
-
