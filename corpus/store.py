@@ -9,8 +9,11 @@ last number it saw and asks only for what changed since (`index_rows(after_seq)`
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import multiprocessing
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -111,6 +114,7 @@ class Store:
         *,
         skip_bad: bool = False,
         batch_size: int = 2000,
+        workers: int = 1,
     ) -> IngestReport:
         """Store papers as one change: new ids added, others merged (a new record fills, never blanks).
 
@@ -121,6 +125,8 @@ class Store:
         then the good records are stored and the problems come back in `report.problems`.
         A RawRecord whose raw text the store saw last time for the same id is counted
         unchanged without being built at all, which is what makes re-ingesting a dump cheap.
+        With `workers` > 1, a big input's records are built (decoded, cleaned, split into
+        sentences: most of the time) in that many forked processes while this one stores.
         """
         report = IngestReport()
         problems: list[Problem] = []
@@ -128,67 +134,74 @@ class Store:
         self._db.execute(_STAGING)
         self._db.execute("DELETE FROM temp.staging")
         self._db.commit()
+        builder = _Builder(workers)
         try:
             batch: list[Paper | RawRecord] = []
+            in_flight = None  # one batch being built by the workers while the next one is read
             for item in items:
                 if isinstance(item, Problem):
                     problems.append(item)
                     continue
                 batch.append(item)
                 if len(batch) >= batch_size:
-                    self._stage(batch, report, problems, skip_bad)
-                    batch = []
-            self._stage(batch, report, problems, skip_bad)
+                    prepared = self._prepare(batch, report, builder)
+                    if in_flight:
+                        self._stage(*in_flight, problems, skip_bad)
+                    in_flight, batch = prepared, []
+            if in_flight:
+                self._stage(*in_flight, problems, skip_bad)
+            self._stage(*self._prepare(batch, report, builder), problems, skip_bad)
             if problems and not skip_bad:
                 raise RecordsRejected(problems)
             report.rejected = len(problems)
             report.problems = problems
             self._merge_staged(report, batch_size)
         finally:
+            builder.close()
             self._db.rollback()  # only ever an unfinished batch: the merge commits on its own
             self._db.execute("DELETE FROM temp.staging")
             self._db.commit()
         return report
 
-    def _stage(self, batch: list, report: IngestReport, problems: list[Problem], skip_bad: bool) -> None:
-        """Build the batch's records (unless unchanged since last time) and put them in the staging table."""
+    def _prepare(self, batch: list, report: IngestReport, builder: _Builder) -> tuple[list, Iterator]:
+        """Set the batch's records building (all but those unchanged since last time); returns what _stage needs."""
         if not batch:
-            return
+            return [], iter(())
         keys = [item.id for item in batch if isinstance(item, RawRecord) and item.id and item.digest]
         known = dict(self._select_in("SELECT id, digest FROM raw_digests WHERE id IN ({})", keys)) if keys else {}
-        staged: dict[str, tuple[Paper, str | None]] = {}
+        pending: list[tuple[str | None, Paper | Callable[[], Paper]]] = []
         for item in batch:
-            digest = None
             if isinstance(item, RawRecord):
-                digest = item.digest
-                if item.id and digest and known.get(item.id) == digest:
+                if item.id and item.digest and known.get(item.id) == item.digest:
                     report.unchanged += 1
-                    continue
-                try:
-                    paper = item.build()
-                except RecordError as exc:
-                    problems.extend(exc.problems)
-                    continue
+                else:
+                    pending.append((item.digest, item.build))
             else:
-                paper = item
+                pending.append((None, item))
+        return pending, builder.rows([thing for _, thing in pending if not isinstance(thing, Paper)])
+
+    def _stage(self, pending: list, built: Iterator, problems: list[Problem], skip_bad: bool) -> None:
+        """Put a prepared batch's built records in the staging table, merging any id seen twice."""
+        staged: dict[str, tuple[tuple, str | None]] = {}
+        for digest, thing in pending:
+            row, errors = (_row(thing), []) if isinstance(thing, Paper) else next(built)
+            if errors:
+                problems.extend(errors)
+                continue
             if problems and not skip_bad:
                 continue  # the file is rejected anyway: only look for further problems
-            if paper.id in staged:
-                paper = merge(staged[paper.id][0], paper)
-            staged[paper.id] = (paper, digest)
+            if row[0] in staged:  # the same paper twice in one input: one record, merged
+                row = _row(merge(_paper(staged[row[0]][0]), _paper(row)))
+            staged[row[0]] = (row, digest)
         if not staged:
             return
-        earlier = self._select_in("SELECT id, record FROM temp.staging WHERE id IN ({})", list(staged))
-        for paper_id, record in earlier:  # the same paper twice in one input: one record, merged
-            paper, digest = staged[paper_id]
-            staged[paper_id] = (merge(Paper.model_validate_json(record), paper), digest)
+        for paper_id, record in self._select_in("SELECT id, record FROM temp.staging WHERE id IN ({})", list(staged)):
+            row, digest = staged[paper_id]
+            staged[paper_id] = (_row(merge(Paper.model_validate_json(record), _paper(row))), digest)
         self._db.executemany(
             "INSERT OR REPLACE INTO temp.staging (id, version, hash, record, published, source, digest)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (p.id, p.version, p.content_hash(), p.model_dump_json(), _iso(p.published), p.source, digest)
-                for p, digest in staged.values()
-            ],
+            [(*row, digest) for row, digest in staged.values()],
         )
         self._db.commit()
 
@@ -348,6 +361,56 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from None
         if result != "ok":
             raise StoreError(f"{self.path}: integrity check failed: {result}")
+
+
+def _row(paper: Paper) -> tuple:
+    """A paper as the staging table holds it: (id, version, hash, record, published, source)."""
+    return (paper.id, paper.version, paper.content_hash(), paper.model_dump_json(), _iso(paper.published), paper.source)
+
+
+def _paper(row: tuple) -> Paper:
+    return Paper.model_validate_json(row[3])
+
+
+def _build_row(build: Callable[[], Paper]) -> tuple[tuple | None, list[Problem]]:
+    """Build one record into a staging row; in a worker process when there are workers."""
+    try:
+        return _row(build()), []
+    except RecordError as exc:
+        return None, exc.problems
+
+
+class _Builder:
+    """Builds records in this process, or, for big inputs, in forked worker processes.
+
+    Only builds that can be pickled (functools.partial of a module-level function, as the JSON
+    Lines reader makes them) go to the workers; the pool starts with the first full batch, so a
+    small file never pays for it. Fork, not spawn: `python -m bot.cli` would run again in a
+    spawned child. Where fork is missing (Windows, macOS default), records are built here.
+    """
+
+    MIN_PARALLEL = 256
+
+    def __init__(self, workers: int):
+        self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
+        self.pool: ProcessPoolExecutor | None = None
+
+    def rows(self, builds: list) -> Iterator[tuple[tuple | None, list[Problem]]]:
+        parallel = (
+            self.workers > 1
+            and len(builds) >= self.MIN_PARALLEL
+            and all(isinstance(b, functools.partial) for b in builds)
+        )
+        if not parallel:
+            return iter([_build_row(b) for b in builds])  # now: the caller relies on the order of effects
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return self.pool.map(_build_row, builds, chunksize=max(16, len(builds) // (self.workers * 4)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
 
 
 def _is_older(new: int | None, old: int | None) -> bool:

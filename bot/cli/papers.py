@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -65,7 +66,9 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
             reports.append(FileReport(path=display, rejected=1, errors=error.render().splitlines()))
             continue
         try:
-            report: IngestReport = ctx.store.ingest(_progress(records(path), path.name), skip_bad=args.skip_bad)
+            report: IngestReport = ctx.store.ingest(
+                _progress(records(path), path.name), skip_bad=args.skip_bad, workers=min(2, os.cpu_count() or 1)
+            )
         except LoadError as exc:
             reports.append(FileReport(path=display, rejected=1, errors=exc.render().splitlines()))
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import json
 import re
@@ -28,7 +29,7 @@ def jsonl_records(stream: BinaryIO, source: str) -> Iterator[RawRecord | Problem
         match = _LEADING_ID.match(raw)
         if match:
             key = _canonical(match.group(1).decode("utf-8", "replace"))
-            yield RawRecord(where, key, digest, lambda raw=raw, where=where: _build(raw, source, where))
+            yield RawRecord(where, key, digest, functools.partial(_build, raw, source, where))
             continue
         decoded = _decode(raw, where)
         if isinstance(decoded, Problem):
@@ -36,7 +37,7 @@ def jsonl_records(stream: BinaryIO, source: str) -> Iterator[RawRecord | Problem
             continue
         id_key = next((k for k in ID_KEYS if decoded.get(k) not in (None, "")), None)
         key = _canonical(str(decoded[id_key])) if id_key else None
-        yield RawRecord(where, key, digest, lambda d=decoded, where=where: _from_record(d, source, where))
+        yield RawRecord(where, key, digest, functools.partial(_from_record, decoded, source, where))
 
 
 def _canonical(raw_id: str) -> str | None:

@@ -167,3 +167,17 @@ def test_corpus_describes_sources_in_words(capsys, home):
     assert main(["corpus", "--home", str(home)]) == 0
     out = capsys.readouterr().out
     assert "13  bundled with paperbot" in out and ".txt" not in out
+
+
+def test_worker_processes_store_the_same_records_and_find_the_same_problems(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(lines(3000) + lines(10) + b'{"id": "2501.99999"}\n')  # ten ids twice, one bad line
+    results = {}
+    for workers in (1, 2):
+        with Store(tmp_path / f"w{workers}.sqlite3") as store:
+            with pytest.raises(RecordsRejected) as info:
+                store.ingest(records(path), batch_size=1000, workers=workers)
+            assert [(p.where, p.field) for p in info.value.problems] == [("3011", "abstract")]
+            report = store.ingest(records(path), batch_size=1000, workers=workers, skip_bad=True)
+            results[workers] = (report.added, report.rejected, [p.model_dump() for p in store.papers()])
+    assert results[1] == results[2] and results[1][:2] == (3000, 1)
