@@ -46,19 +46,24 @@ def oai_records(stream: BinaryIO, source: str, page: Page | None = None) -> Iter
     """Each record of the response; deleted records are skipped, an OAI-PMH error raises OaiError."""
     page = page if page is not None else Page()
     number = 0
+    container: ET.Element | None = None  # ListRecords: emptied after each record, so memory stays flat
     try:
-        for _, element in ET.iterparse(stream, events=("end",)):
+        for event, element in ET.iterparse(stream, events=("start", "end")):
             tag = element.tag
+            if event == "start":
+                if tag in (f"{OAI}ListRecords", f"{OAI}GetRecord"):
+                    container = element
+                continue
             if tag == f"{OAI}record":
                 number += 1
                 where = f"record {number}"
                 header = element.find(f"{OAI}header")
                 if header is not None and header.get("status") == "deleted":
                     page.deleted += 1
-                    element.clear()
+                    _drop(container, element)
                     continue
                 fields = _record_fields(element, source, where)
-                element.clear()
+                _drop(container, element)
                 page.records += 1
                 if isinstance(fields, Problem):
                     yield fields
@@ -73,6 +78,12 @@ def oai_records(stream: BinaryIO, source: str, page: Page | None = None) -> Iter
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else ""
         yield Problem(str(line), "xml", f"the response is cut short or malformed ({exc}); nothing from it is stored")
+
+
+def _drop(container: ET.Element | None, element: ET.Element) -> None:
+    element.clear()
+    if container is not None:
+        container.clear()  # the records read so far: the parser only appends after them
 
 
 def _int(text: str | None) -> int | None:
