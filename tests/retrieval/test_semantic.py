@@ -291,7 +291,16 @@ def test_fetch_downloads_checks_and_records_the_model(tmp_path, encoder):
         assert manifest["agreement"] >= 0.99 and manifest["source"] == base
         assert load_encoder(str(dest)).sha256 == manifest["sha256"]
         missing = subprocess.run(
-            [sys.executable, "-m", "retrieval.semantic", "fetch", "--dest", str(tmp_path / "x"), "--base-url", base + "nothing/"],
+            [
+                sys.executable,
+                "-m",
+                "retrieval.semantic",
+                "fetch",
+                "--dest",
+                str(tmp_path / "x"),
+                "--base-url",
+                base + "nothing/",
+            ],
             capture_output=True,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
