@@ -157,6 +157,40 @@ def speed(args: argparse.Namespace) -> dict:
     }
 
 
+def search_latency(args: argparse.Namespace) -> dict:
+    """`search` (k = 10, records joined from SQLite) on a SciFact-size home, BM25 alone and with the stage on.
+
+    The home's vectors come from the `eval retrieval` cache (same texts, same hashes) or are encoded first.
+    """
+    import tempfile
+
+    from corpus.loaders import load_path
+    from corpus.store import Store
+    from retrieval.benchmarks import _eval_stage
+    from retrieval.index import SearchIndex
+    from retrieval.search import SearchRequest, run_search
+
+    papers = load_path(DATA / "scifact" / "corpus.jsonl")
+    stage, _ = _eval_stage(papers)
+    queries = [json.loads(line)["text"] for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines()]
+    out = {"papers": len(papers), "queries": args.queries}
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "papers.sqlite3")
+        store.ingest(papers)
+        index = SearchIndex.build(papers)
+        for name, chosen in (("bm25", None), ("fused", stage)):
+            times = []
+            for query in queries[: args.queries]:
+                started = time.perf_counter()
+                run_search(index, store, SearchRequest(query=query, k=10), chosen)
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            out[f"{name}_ms_p50"] = round(statistics.median(times), 2)
+            out[f"{name}_ms_p95"] = round(times[int(0.95 * (len(times) - 1))], 2)
+        store.close()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,10 +200,12 @@ def main() -> int:
     s = sub.add_parser("speed")
     s.add_argument("--docs", type=int, default=500)
     s.add_argument("--queries", type=int, default=200)
-    for p in (v, s):
+    q = sub.add_parser("search")
+    q.add_argument("--queries", type=int, default=300)
+    for p in (v, s, q):
         p.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = verify(args) if args.command == "verify" else speed(args)
+    result = {"verify": verify, "speed": speed, "search": search_latency}[args.command](args)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -64,7 +64,7 @@ def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200, semant
         stage, report.semantic = _eval_stage(papers)
         if stage is not None:
             report.fused = evaluate(
-                lambda q: [h.paper_id for h in stage.rerank(q, index.search(q, stage.depth), by_id)][:100],
+                lambda q: [h.paper_id for h in stage.rerank(q, index.search(q, stage.depth))][:100],
                 data_dir,
                 split,
             )

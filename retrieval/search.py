@@ -52,19 +52,25 @@ def run_search(
     fuse = stage is not None and request.semantic and not request.rerank
     pool = request.k if not wanted else request.k * 10
     while True:
-        first = max(pool, stage.depth) if fuse else pool
-        hits, papers = search_papers(
-            request.query,
-            first,
-            index,
-            store.get_many,
-            RerankOptions(enabled=request.rerank),
-            request.year_from,
-            request.year_to,
-        )
-        bm25_count = len(hits)
         if fuse:
-            hits = stage.rerank(request.query, hits, papers)
+            # BM25's top `depth` ids, fused, and only the records of the best `pool` read from the store
+            first = max(pool, stage.depth)
+            hits = index.search(request.query, first, request.year_from, request.year_to)
+            bm25_count = len(hits)
+            hits = stage.rerank(request.query, hits)[:pool]
+            papers = store.get_many([h.paper_id for h in hits])
+        else:
+            first = pool
+            hits, papers = search_papers(
+                request.query,
+                pool,
+                index,
+                store.get_many,
+                RerankOptions(enabled=request.rerank),
+                request.year_from,
+                request.year_to,
+            )
+            bm25_count = len(hits)
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)
@@ -84,4 +90,4 @@ def run_search(
             )
         if len(results) >= request.k or bm25_count < first:
             return results[: request.k]
-        pool = first * 4
+        pool *= 4

@@ -6,7 +6,8 @@ while holding `.lock` (fcntl.flock), so several processes can add segments and r
 never see half a file. A later segment wins for a paper it repeats; `compact` merges
 segments into one. A damaged segment is skipped with one warning; its papers then count
 as missing and are encoded again. Vectors are keyed by paper id and a hash of the text
-the model read, so an updated abstract is encoded again.
+the model read, so the builder encodes an updated abstract again (search uses the previous
+vector until then).
 
 `VectorBuilder` encodes the papers that have no vector in a background thread, with
 progress in the log; search never waits for it: a paper without a vector is ranked by
@@ -48,8 +49,9 @@ class VectorStore:
     def __init__(self, folder: Path):
         self.folder = folder
         self.lock = threading.Lock()
-        self.where: dict[str, tuple[str, int, int]] = {}  # paper id -> (content hash, segment, row)
-        self.segments: list[np.ndarray] = []
+        self.where: dict[str, tuple[str, int]] = {}  # paper id -> (content hash, row of `matrix`)
+        self.matrix = np.zeros((0, DIM), np.float16)  # rows [0, size) in use; grown by doubling
+        self.size = 0
         self.seen: set[str] = set()
         self.warned: set[str] = set()
 
@@ -90,12 +92,24 @@ class VectorStore:
                     log.warning("%s: damaged vector file ignored (%s); its papers will be encoded again", path, exc)
                 continue
             with self.lock:
-                number = len(self.segments)
-                self.segments.append(vectors.astype(np.float16, copy=False))
-                for row, (paper_id, digest) in enumerate(zip(ids.tolist(), hashes.tolist(), strict=True)):
-                    self.where[paper_id] = (digest, number, row)
+                self._absorb(ids.tolist(), hashes.tolist(), vectors.astype(np.float16, copy=False))
                 self.seen.add(path.name)
         return self
+
+    def _absorb(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> None:
+        """Put a segment's vectors in the matrix: a paper already there is overwritten in its row."""
+        fresh = [i for i, paper_id in enumerate(ids) if paper_id not in self.where]
+        if self.size + len(fresh) > len(self.matrix):
+            grown = np.zeros((max(2 * len(self.matrix), self.size + len(fresh), 1024), DIM), np.float16)
+            grown[: self.size] = self.matrix[: self.size]
+            self.matrix = grown
+        for i, (paper_id, digest) in enumerate(zip(ids, hashes, strict=True)):
+            found = self.where.get(paper_id)
+            row = found[1] if found else self.size
+            if not found:
+                self.size += 1
+            self.matrix[row] = vectors[i]
+            self.where[paper_id] = (digest, row)
 
     def missing(self, papers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Of (paper id, content hash) pairs, those without a vector for that text."""
@@ -142,27 +156,25 @@ class VectorStore:
             for path in old:
                 path.unlink(missing_ok=True)
         with self.lock:
-            self.where, self.segments, self.seen = {}, [], set()
+            self.where, self.seen, self.size = {}, set(), 0
+            self.matrix = np.zeros((0, DIM), np.float16)
         self.refresh()
 
     def get(self, paper_ids: list[str]) -> tuple[np.ndarray, list[str]]:
         """Vectors (float16) and content hashes of papers that have one (caller checks with `lookup` otherwise)."""
         with self.lock:
             found = [self.where[p] for p in paper_ids]
-            rows = np.stack([self.segments[s][r] for _, s, r in found]) if found else np.zeros((0, DIM), np.float16)
-        return rows, [h for h, _, _ in found]
+            rows = self.matrix[[r for _, r in found]] if found else np.zeros((0, DIM), np.float16)
+        return rows, [h for h, _ in found]
 
-    def lookup(self, paper_ids: list[str], hashes: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(float32 vectors, has-vector mask) for the papers; a vector of other text (hash differs) does not count."""
-        out = np.zeros((len(paper_ids), DIM), np.float32)
-        have = np.zeros(len(paper_ids), bool)
+    def lookup(self, paper_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 vectors, has-vector mask) for the papers."""
+        missing = ("", -1)
         with self.lock:
-            for i, paper_id in enumerate(paper_ids):
-                found = self.where.get(paper_id)
-                if found is None or (hashes is not None and hashes.get(paper_id, found[0]) != found[0]):
-                    continue
-                out[i] = self.segments[found[1]][found[2]]
-                have[i] = True
+            rows = np.fromiter((self.where.get(p, missing)[1] for p in paper_ids), np.int64, len(paper_ids))
+            have = rows >= 0
+            out = np.zeros((len(paper_ids), DIM), np.float32)
+            out[have] = self.matrix[rows[have]]
         return out, have
 
 
