@@ -181,7 +181,7 @@ def search_latency(args: argparse.Namespace) -> dict:
     from retrieval.search import SearchRequest, run_search
 
     papers = load_path(DATA / "scifact" / "corpus.jsonl")
-    stage, _ = _eval_stage(papers)
+    stage, _ = _eval_stage(papers, encode=True)
     queries = [json.loads(line)["text"] for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines()]
     out = {"papers": len(papers), "queries": args.queries}
     with tempfile.TemporaryDirectory() as folder:

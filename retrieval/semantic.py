@@ -307,8 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     get.add_argument("--sha256", help="the SHA-256 the hub shows for onnx/model.onnx")
     build = sub.add_parser("build", help="encode the papers of a home that have no vector yet, with progress")
     build.add_argument("--home", type=Path, help="paperbot's home (default: PAPERBOT_HOME or the per-user folder)")
+    ev = sub.add_parser("eval-vectors", help="encode SciFact's abstracts once for `paperbot eval retrieval`")
+    ev.add_argument("--data", type=Path, help="the benchmark data folder (default: ../shared/data)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "eval-vectors":
+            return eval_vectors(args.data)
         if args.command == "fetch":
             folder = fetch(args.dest, args.base_url, args.sha256)
             print(f"model checked and ready in {folder}; set PAPERBOT_EMBED_MODEL={folder}")
@@ -317,6 +321,21 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def eval_vectors(data: Path | None) -> int:
+    """Encode the SciFact corpus into the eval cache (progress on stderr), so `eval retrieval` reports `fused`."""
+    from corpus.loaders import load_path
+    from retrieval.benchmarks import _eval_stage
+    from retrieval.evaluate import default_data_dir
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    corpus = (data or default_data_dir()) / "scifact" / "corpus.jsonl"
+    if not corpus.is_file():
+        raise ModelUnavailable(f"{corpus}: not found; pass --data PATH/TO/shared/data")
+    _, status = _eval_stage(load_path(corpus), encode=True)
+    print(status)
     return 0
 
 
