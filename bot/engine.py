@@ -51,7 +51,7 @@ class Engine:
         """
         from bot.settings import semantic_setting
         from retrieval.semantic import open_stage
-        from retrieval.vectors import VectorBuilder
+        from retrieval.vectors import StoreChanges, VectorBuilder
 
         setting, model = semantic_setting()
         if not (setting if wanted is None else wanted) or self.home is None:
@@ -60,11 +60,7 @@ class Engine:
         if self.stage is None:
             return
 
-        def pending():
-            with self.lock:
-                return [(p.id, p.title, p.abstract) for p in self.store.papers()]
-
-        self.builder = VectorBuilder(self.stage.vectors, self.stage.encoder, pending)
+        self.builder = VectorBuilder(self.stage.vectors, self.stage.encoder, StoreChanges(self.store.path))
         self.builder.start()
         log.info(
             "semantic stage on: %d paper vectors loaded; encoding the rest in the background", len(self.stage.vectors)

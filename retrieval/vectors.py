@@ -178,6 +178,37 @@ class VectorStore:
         return out, have
 
 
+class StoreChanges:
+    """`pending` for the bot's builder: (id, title, abstract) of the papers changed since the last finished pass.
+
+    Reads on its own SQLite connection, opened per pass, so a pass over a large store never holds the
+    bot's lock (search goes on); after the first pass only new or updated rows are read.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seq = 0
+        self.read_to = 0
+
+    def __call__(self) -> list[tuple[str, str, str]]:
+        from corpus.store import Store
+
+        store = Store(self.path)
+        try:
+            out = []
+            for seq, (paper_id, text, _) in store.index_rows(self.seq):
+                title, _, abstract = text.partition("\n")
+                out.append((paper_id, title, abstract))
+                self.read_to = max(self.read_to, seq)
+            return out
+        finally:
+            store.close()
+
+    def done(self) -> None:
+        """The rows read so far are encoded: the next pass starts after them."""
+        self.seq = self.read_to
+
+
 class VectorBuilder(threading.Thread):
     """Encodes papers without vectors in the background, a batch at a time, logging progress.
 
@@ -214,6 +245,8 @@ class VectorBuilder(threading.Thread):
             self.wake.clear()
             try:
                 self.build_once()
+                if not self.stopping.is_set() and hasattr(self.pending, "done"):
+                    self.pending.done()
             except Exception:  # a background thread must not die silently
                 log.exception("vector building failed; search goes on with the vectors it has")
             if not self.wake.is_set():
