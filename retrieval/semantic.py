@@ -173,9 +173,14 @@ def load_encoder(setting: str | None = None, threads: int = 0) -> Encoder:
     model, tokenizer_json, digest = locate_model(setting)
     try:
         import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
     except ImportError:
         raise ModelUnavailable(MODEL_ABSENT_NOTICE) from None
-    return Encoder(model, tokenizer_json, digest, threads)
+    try:
+        return Encoder(model, tokenizer_json, digest, threads)
+    except Exception as exc:  # onnxruntime's and tokenizers' errors have no common base
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelUnavailable(f"{model}: cannot be loaded ({first[:200]})") from None
 
 
 _CACHE: dict[str | None, Encoder | ModelUnavailable] = {}

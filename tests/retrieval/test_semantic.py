@@ -111,6 +111,17 @@ def test_a_named_folder_without_a_model_is_one_line(tmp_path):
         locate_model(str(tmp_path))
 
 
+@needs_model
+def test_a_file_that_is_no_model_is_one_line_even_with_a_manifest(tmp_path):
+    import hashlib
+
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    (tmp_path / "manifest.json").write_text(json.dumps({"sha256": hashlib.sha256(b"not a model").hexdigest()}))
+    with pytest.raises(ModelUnavailable, match="cannot be loaded") as caught:
+        load_encoder(str(tmp_path))
+    assert "\n" not in str(caught.value)
+
+
 # ---------------------------------------------------------------------------- fusion
 
 
