@@ -74,6 +74,8 @@ class Paper(BaseModel):
     published: dt.date | None = None
     updated: dt.date | None = None
     comment: str | None = None
+    doi: str | None = Field(default=None, description="the published version's DOI, when the source gives one")
+    journal_ref: str | None = Field(default=None, description="where it was published, as the source writes it")
     categories: list[str] = Field(default_factory=list)
     url: str | None = None
     source: str = Field(default="", description="where the record came from: a file name or feed")
@@ -139,4 +141,7 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Fingerprint of everything but the source, to tell 'unchanged' from 'updated'."""
         payload = self.model_dump(mode="json", exclude={"source"})
+        for later in ("doi", "journal_ref"):  # fields added later: absent ones leave earlier hashes as they were
+            if payload[later] is None:
+                del payload[later]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import digests, evaluate, papers, query, service
+from bot.cli import digests, evaluate, library, papers, query, service
 from bot.cli.common import EXIT_USAGE, Context, UserError
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
 
-COMMAND_GROUPS = (query, papers, evaluate, service, digests)
+COMMAND_GROUPS = (query, papers, library, evaluate, service, digests)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        needs_store = args.command not in {"eval", "serve", "sync", "check"}
+        needs_store = args.command not in {"eval", "serve", "sync", "check"} or getattr(args, "task", "") == "feedback"
         ctx = Context(resolve_home(args.home)) if needs_store else None
         try:
             return args.handler(args, ctx)

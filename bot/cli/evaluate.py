@@ -11,6 +11,8 @@ from bot.cli.common import Context, UserError, emit
 def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     from retrieval.evaluate import default_data_dir
 
+    if args.task == "feedback":
+        return _eval_feedback(args, ctx)
     data_dir = Path(args.data) if args.data else default_data_dir()
     if not (data_dir / "scifact").is_dir():
         raise UserError(f"{data_dir}: no scifact/ folder here; pass --data PATH/TO/shared/data")
@@ -34,6 +36,32 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _eval_feedback(args: argparse.Namespace, ctx: Context) -> int:
+    """Score the current build (this home's index and models) on exported votes."""
+    from pydantic import ValidationError
+
+    from corpus.feedback import FeedbackSet
+    from retrieval.benchmarks import eval_feedback
+
+    if not args.file:
+        raise UserError(
+            "give the votes file: paperbot feedback export --json > votes.json; paperbot eval feedback votes.json", 2
+        )
+    try:
+        votes = FeedbackSet.model_validate_json(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{args.file}: cannot read it ({exc})") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "file"
+        raise UserError(
+            f"{args.file}: {where}: {error['msg']}; expected what `paperbot feedback export --json` writes"
+        ) from None
+    result = eval_feedback(votes, ctx.index, ctx.store)
+    emit(args, result, lambda: "\n".join(_flat_lines(result.model_dump())))
+    return 0
+
+
 def _flat_lines(data: dict, prefix: str = "") -> list[str]:
     """`key: value` lines, nested figures as `outer.inner: value` (the JSON form keeps the nesting)."""
     lines = []
@@ -47,7 +75,8 @@ def _flat_lines(data: dict, prefix: str = "") -> list[str]:
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on the benchmarks in ../shared/data")
-    evaluate.add_argument("task", choices=["retrieval", "evidence", "tldr", "answerability"])
+    evaluate.add_argument("task", choices=["retrieval", "evidence", "tldr", "answerability", "feedback"])
+    evaluate.add_argument("file", nargs="?", help="feedback: the file `paperbot feedback export --json` wrote")
     evaluate.add_argument(
         "--split",
         default="test",
