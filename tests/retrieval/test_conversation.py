@@ -66,16 +66,21 @@ def test_votes_once_per_person_exported_and_scored(home):
     feedback = Feedback(store)
     good = answer_question("how do you train transformers without normalisation?", index, store)
     versions = answer_versions(index)
-    assert feedback.record("m1", "u1", 1, good.question, good.model_dump(mode="json"), versions)
-    assert not feedback.record("m1", "u1", -1, good.question, good.model_dump(mode="json"), versions)  # once
+    feedback.remember("m1", good.question, good.model_dump(mode="json"), versions)
+    assert feedback.vote("m1", "u1", 1) and feedback.vote("m1", "u2", 1)
+    assert not feedback.vote("m1", "u1", -1)  # once per person per answer
+    assert not feedback.vote("unknown", "u1", 1)
     stale = good.model_dump(mode="json")
     stale["answer"][0]["text"] = "A sentence this build no longer gives."
-    assert feedback.record("m2", "u1", -1, "how do you train transformers without normalisation?", stale, versions)
+    feedback.remember("m2", good.question, stale, versions, thread_id="t1")
+    assert feedback.vote("m2", "u1", -1)
+    assert feedback.answer("m2").cited == [good.citations[0].paper_id]
+    assert [a.message_id for a in feedback.thread("t1")] == ["m2"]
     votes = feedback.export()
-    assert [v.vote for v in votes.votes] == [1, -1] and "voter" not in votes.votes[0].model_dump()
+    assert [v.vote for v in votes.votes] == [1, 1, -1] and "voter" not in votes.votes[0].model_dump()
     assert set(votes.votes[0].versions) >= {"index_seq", "answerability_model", "evidence_model", "paperbot"}
     scores = eval_feedback(votes, index, store)
-    assert (scores.thumbs_up, scores.still_given, scores.same_first_paper) == (1, 1, 1)
+    assert (scores.thumbs_up, scores.still_given, scores.same_first_paper) == (2, 2, 2)
     assert (scores.thumbs_down, scores.changed) == (1, 1)
-    assert feedback.counts() == (1, 1)
+    assert feedback.counts() == (2, 1)
     store.close()
