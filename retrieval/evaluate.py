@@ -22,7 +22,7 @@ class RetrievalScores(BaseModel):
     recall_at_100: float
 
 
-def data_dir_candidates(cwd: Path | None = None) -> list[Path]:
+def data_dir_candidates(cwd: Path | None = None, project: Path | None = None) -> list[Path]:
     """Where the benchmark data may be, in order: beside this checkout, then beside or under the working folder.
 
     From a checkout, `retrieval/` sits in the project folder and the data in ../shared/data.
@@ -31,15 +31,15 @@ def data_dir_candidates(cwd: Path | None = None) -> list[Path]:
     when the folder above `retrieval/` is a checkout (has pyproject.toml).
     """
     cwd = cwd or Path.cwd()
-    project = Path(__file__).resolve().parents[1]
+    project = project or Path(__file__).resolve().parents[1]
     candidates = [project.parent / "shared" / "data"] if (project / "pyproject.toml").is_file() else []
     candidates += [cwd.parent / "shared" / "data", cwd / "shared" / "data", cwd / "data"]
     return list(dict.fromkeys(candidates))
 
 
-def find_data_dir(cwd: Path | None = None) -> Path | None:
+def find_data_dir(cwd: Path | None = None, project: Path | None = None) -> Path | None:
     """The first candidate that holds the benchmarks (a scifact/ folder), or None."""
-    return next((path for path in data_dir_candidates(cwd) if (path / "scifact").is_dir()), None)
+    return next((path for path in data_dir_candidates(cwd, project) if (path / "scifact").is_dir()), None)
 
 
 def default_data_dir() -> Path:
