@@ -14,7 +14,7 @@ SPLITS: dict[str, dict[str, str]] = {
     "tldr": {split: f"scitldr/{split}.jsonl" for split in ("train", "dev", "test")},
 }
 DEFAULT_SPLIT = {"retrieval": "test", "evidence": "dev", "tldr": "test"}
-ROUGE_HINT = "pip install 'paperbot[eval]' (or pip install rouge-score)"
+ROUGE_HINT = "pip install 'paperbot[eval]' (from a checkout: pip install '.[eval]')"
 
 
 def data_dir(given: str | None) -> Path:
