@@ -200,7 +200,7 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
         )
         argv = [draw(st.sampled_from(["ask", "search", "paper", "digest", "corpus", "check", "bogus", "--json"]))]
         argv += draw(st.lists(vocabulary, max_size=5))
-    if "--batch" in argv and argv[argv.index("--batch") + 1] == "-":
+    if "--batch" in argv and argv[argv.index("--batch") + 1 :][:1] == ["-"]:
         stdin = draw(st.one_of(words, json_lines))
     argv += draw(st.sampled_from([[], ["--json"]]))
     return argv, stdin
