@@ -381,3 +381,37 @@ def test_unknown_command_and_option_are_usage_lines_with_json(capsys):
     assert code == 2 and "invalid choice: 'frobnicate'" in one_line(err) and json.loads(out)["code"] == 2
     code, out, err = run(capsys, "search", "x", "--nope")
     assert code == 2 and "unrecognized arguments: --nope" in one_line(err)
+
+
+def test_eval_from_an_installed_copy_needs_data_and_works_with_it(tmp_path):
+    """The package copied into a site-packages folder, as `pip install .` lays it out (no checkout around it)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    for package in ("corpus", "retrieval", "bot"):
+        shutil.copytree(root / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(site),
+        "PAPERBOT_HOME": str(tmp_path / "h"),
+    }
+
+    def paperbot(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *argv], capture_output=True, text=True, env=env, cwd=elsewhere, timeout=60
+        )
+
+    result = paperbot("eval", "retrieval", "--split", "test")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no benchmark data found" in result.stderr and "pass --data DIR" in result.stderr
+    assert "python3.11/shared/data" not in result.stderr  # the old guess beside site-packages
+    data = fake_benchmarks(tmp_path / "bench")
+    result = paperbot("eval", "retrieval", "--split", "test", "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["queries"] == 2
