@@ -71,7 +71,10 @@ def _reaching_discord(run) -> int:
 
     discord.py lets aiohttp's connection errors (a DNS failure offline, a refused
     connection, a timeout) escape from login with a ~60-line traceback; they end here.
+    Other OSErrors (an unwritable home) are not Discord's and go to the CLI's boundary.
     """
+    import socket
+
     import aiohttp
     import discord
 
@@ -83,7 +86,13 @@ def _reaching_discord(run) -> int:
         ) from None
     except discord.PrivilegedIntentsRequired:
         raise UserError("Discord refused the gateway intents: paperbot needs no privileged intent; update it") from None
-    except (aiohttp.ClientConnectionError, OSError, TimeoutError, discord.GatewayNotFound) as exc:
+    except (
+        aiohttp.ClientConnectionError,
+        ConnectionError,
+        socket.gaierror,
+        TimeoutError,
+        discord.GatewayNotFound,
+    ) as exc:
         raise UserError(
             f"cannot reach Discord ({type(exc).__name__}: {cut(str(exc))}): check the network, a proxy or firewall,"
             " and https://discordstatus.com; nothing was changed"
