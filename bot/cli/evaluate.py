@@ -14,6 +14,9 @@ SPLITS: dict[str, dict[str, str]] = {
     "tldr": {split: f"scitldr/{split}.jsonl" for split in ("train", "dev", "test")},
 }
 DEFAULT_SPLIT = {"retrieval": "test", "evidence": "dev", "tldr": "test"}
+# Tasks without a --split: they read fixed held-out sets.
+FIXED = {"answerability": ("nq_open/dev.jsonl", "scifact/claims_dev.jsonl", "scitldr/test.jsonl")}
+TASKS = [*SPLITS, *FIXED]
 ROUGE_HINT = "pip install 'paperbot[eval]' (from a checkout: pip install '.[eval]')"
 
 
@@ -41,17 +44,28 @@ def data_dir(given: str | None) -> Path:
     return found
 
 
-def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
-    splits = SPLITS.get(args.task)
-    split = args.split or DEFAULT_SPLIT.get(args.task, "test")
-    if splits is not None and split not in splits:
+def needed_files(task: str, split: str | None) -> list[str]:
+    """The data files a task reads, after refusing a split the task does not have (with the list of its splits)."""
+    if task in FIXED:
+        if split is not None:
+            raise UserError(f"`eval {task}` takes no --split: it reads its held-out sets", EXIT_USAGE)
+        return list(FIXED[task])
+    splits = SPLITS[task]
+    if split not in splits:
         raise UserError(
-            f"--split {cut(split, 40)!r} is not a split of `eval {args.task}`: choose one of {', '.join(splits)}",
+            f"--split {cut(split or '', 40)!r} is not a split of `eval {task}`: choose one of {', '.join(splits)}",
             EXIT_USAGE,
         )
+    return [splits[split]]
+
+
+def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
+    split = args.split if args.split is not None or args.task in FIXED else DEFAULT_SPLIT[args.task]
+    files = needed_files(args.task, split)
     folder = data_dir(args.data)
-    if splits is not None and not (folder / splits[split]).is_file():
-        raise UserError(f"{folder / splits[split]} is missing: `eval {args.task} --split {split}` reads it")
+    missing = [name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise UserError(f"{folder / missing[0]} is missing: `eval {args.task}` reads it")
     if args.task == "retrieval":
         from retrieval.benchmarks import eval_retrieval
 
@@ -60,6 +74,10 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
         from retrieval.benchmarks import eval_evidence
 
         result = eval_evidence(folder, split)
+    elif args.task == "answerability":
+        from retrieval.benchmarks import eval_answerability
+
+        result = eval_answerability(folder)
     else:
         try:
             import rouge_score  # noqa: F401 - only to say what to install before the long run
@@ -85,10 +103,11 @@ def _flat_lines(data: dict, prefix: str = "") -> list[str]:
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on the benchmarks in ../shared/data")
-    evaluate.add_argument("task", choices=list(SPLITS))
+    evaluate.add_argument("task", choices=TASKS)
     evaluate.add_argument(
         "--split",
-        help="; ".join(f"{task}: {'|'.join(s)} (default {DEFAULT_SPLIT[task]})" for task, s in SPLITS.items()),
+        help="; ".join(f"{task}: {'|'.join(s)} (default {DEFAULT_SPLIT[task]})" for task, s in SPLITS.items())
+        + "; answerability: none (held-out sets only)",
     )
     evaluate.add_argument(
         "--data",

@@ -185,6 +185,13 @@ def test_eval_rejects_an_unknown_split_with_the_list(capsys, tmp_path, task, spl
     assert code == 2 and f"choose one of {choices}" in one_line(err)
 
 
+def test_eval_answerability_takes_no_split_and_names_a_missing_file(capsys, tmp_path):
+    code, _, err = run(capsys, "eval", "answerability", "--split", "dev", "--data", str(tmp_path))
+    assert code == 2 and "takes no --split" in one_line(err)
+    code, _, err = run(capsys, "eval", "answerability", "--data", str(fake_benchmarks(tmp_path / "bench")))
+    assert code == 1 and "nq_open/dev.jsonl is missing" in one_line(err)
+
+
 def test_eval_without_benchmarks_names_where_it_looked_and_the_option(capsys, tmp_path, monkeypatch):
     import retrieval.evaluate
 

@@ -186,7 +186,7 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
         argv = ["fetch", *itertools.chain.from_iterable(["--feed", f] for f in draw(st.lists(feeds, max_size=2)))]
     elif name == "eval":  # always --data: the real benchmarks take minutes
         data = st.sampled_from([str(world["bench"]), str(world["files"]), str(world["root"] / "nowhere")])
-        argv = ["eval", draw(st.one_of(st.sampled_from(["retrieval", "evidence", "tldr"]), words))]
+        argv = ["eval", draw(st.one_of(st.sampled_from(["retrieval", "evidence", "tldr", "answerability"]), words))]
         argv += draw(option("--split", st.one_of(st.sampled_from(["train", "dev", "test"]), words)))
         argv += ["--data", draw(data)]
     elif name in {"serve", "sync"}:

@@ -26,6 +26,7 @@ NOT_RUN_HERE = {
     "paperbot eval evidence --split dev": "minutes of benchmark: tests/bot/test_cli.py::test_eval_prints_both_retrieval_stages_and_the_evidence_figures",
     "paperbot eval retrieval --split train": "a tuning run (minutes); its figures are in the Quality section",
     "paperbot eval tldr --split test": "a benchmark run (minutes); tests/bot/test_cli_messages.py checks its ROUGE message",
+    "paperbot eval answerability": "a benchmark run (about 20 s): tests/retrieval/test_answerability.py::test_eval_answerability_floors runs the same function",
     "paperbot ingest ../shared/data/scifact/corpus.jsonl": "tests/bot/test_cli.py::test_ingest_scifact_under_the_documented_time",
 }
 # Fragments quoted in prose ("try `paperbot search`"): run, and expected to give their usage line.
