@@ -22,13 +22,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.cli import digests, evaluate, papers, query, service
+from bot.cli import digests, evaluate, harvest, papers, query, service
 from bot.cli.common import EXIT_USAGE, Context, UserError, checked_home, cut, error_json
 from corpus.home import STORE_FILE, resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
 
-COMMAND_GROUPS = (query, papers, evaluate, service, digests)
+COMMAND_GROUPS = (query, papers, harvest, evaluate, service, digests)
 NO_STORE = {"eval", "serve", "sync", "check"}  # commands that open the home themselves, or not at all
 MESSAGE_LIMIT = 500  # characters: an error is one line, not a page
 

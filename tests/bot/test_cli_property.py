@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import corpus.feeds
+import corpus.harvest
 from bot.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,10 @@ EXAMPLES = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+def no_wait(seconds: float) -> None:
+    """harvest's `sleep`, for tests: retries happen at once."""
 
 
 def closed_port() -> int:
@@ -59,9 +64,13 @@ def world(tmp_path_factory):
         patch.chdir(root)  # no .env here
         patch.setattr(discord.http.Route, "BASE", f"{dead}/api/v10")
         patch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/"))
-        patch.setattr(corpus.feeds, "RSS_URL", f"{dead}/rss/")
-        patch.setattr(corpus.feeds, "API_URL", f"{dead}/api/query")
+        for name in ("PAPERBOT_ARXIV_API_URL", "PAPERBOT_ARXIV_RSS_URL", "PAPERBOT_ARXIV_OAI_URL"):
+            patch.setenv(name, f"{dead}/{name.lower()}")  # categories, searches and harvest all go to a closed port
+        # the real fetch and harvest, without seconds (a minute, for harvest) of backoff against the closed port
         patch.setattr(corpus.feeds.fetch_all, "__kwdefaults__", {**corpus.feeds.fetch_all.__kwdefaults__, "backoff": 0})
+        patch.setattr(
+            corpus.harvest.harvest, "__kwdefaults__", {**corpus.harvest.harvest.__kwdefaults__, "sleep": no_wait}
+        )
         bench = root / "bench" / "scifact"
         (bench / "qrels").mkdir(parents=True)
         (bench / "corpus.jsonl").write_text(
@@ -176,6 +185,7 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
         argv += draw(batch)
     elif name == "ingest":
         argv = ["ingest", *draw(st.lists(a_file(world), min_size=1, max_size=3))]
+        argv += draw(st.sampled_from([[], ["--skip-bad"]]))
     elif name == "corpus":
         argv = ["corpus"]
     elif name == "digest":
@@ -184,6 +194,12 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
     elif name == "fetch":  # names resolve to the closed port; never an outside host
         feeds = st.one_of(words.filter(lambda w: "http" not in w.lower()), st.just(world["dead"] + "/feed"))
         argv = ["fetch", *itertools.chain.from_iterable(["--feed", f] for f in draw(st.lists(feeds, max_size=2)))]
+    elif name == "harvest":  # always the closed port: --url is only ever that or absent
+        argv = ["harvest"] + draw(option("--set", st.one_of(st.sampled_from(["cs", "math", "physics:hep-th"]), words)))
+        argv += draw(option("--categories", st.one_of(st.just("cs.LG,cs.CL"), words)))
+        argv += draw(option("--from", dates)) + draw(option("--until", dates))
+        argv += draw(option("--delay", st.one_of(st.sampled_from(["0", "3", "-1", "nan", "inf", "x"]), numbers(0, 5))))
+        argv += draw(option("--max-pages", numbers(1, 5))) + draw(option("--url", st.just(world["dead"] + "/oai")))
     elif name == "eval":  # always --data: the real benchmarks take minutes
         data = st.sampled_from([str(world["bench"]), str(world["files"]), str(world["root"] / "nowhere")])
         argv = ["eval", draw(st.one_of(st.sampled_from(["retrieval", "evidence", "tldr", "answerability"]), words))]
@@ -206,7 +222,21 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
     return argv, stdin
 
 
-COMMANDS = ["ask", "search", "paper", "ingest", "corpus", "digest", "fetch", "eval", "check", "serve", "sync", "junk"]
+COMMANDS = [
+    "ask",
+    "search",
+    "paper",
+    "ingest",
+    "corpus",
+    "digest",
+    "fetch",
+    "harvest",
+    "eval",
+    "check",
+    "serve",
+    "sync",
+    "junk",
+]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

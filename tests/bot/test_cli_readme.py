@@ -18,6 +18,13 @@ from bot.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
+OWN_PAPERS_BLOCK = [
+    "paperbot ingest arxiv-metadata-oai-snapshot.json.gz --skip-bad",
+    "paperbot ingest mine.jsonl",
+    "paperbot ingest perceiver.atom cs.CL.rss",
+    "paperbot ingest oai-pages/",
+    "paperbot ingest notes.txt",
+]
 # Commands the README shows that this test parses but does not run, and what runs them instead.
 NOT_RUN_HERE = {
     "paperbot serve": "needs Discord: tests/bot/test_serve.py runs it against the local fake",
@@ -27,6 +34,11 @@ NOT_RUN_HERE = {
     "paperbot eval retrieval --split train": "a tuning run (minutes); its figures are in the Quality section",
     "paperbot eval tldr --split test": "a benchmark run (minutes); tests/bot/test_cli_messages.py checks its ROUGE message",
     "paperbot eval answerability": "a benchmark run (about 20 s): tests/retrieval/test_answerability.py::test_eval_answerability_floors runs the same function",
+    "paperbot harvest": "needs arXiv: tests/corpus/test_harvest.py runs it against a local fake OAI-PMH server",
+    "paperbot harvest --set cs --categories cs.LG,cs.CL": "needs arXiv: tests/corpus/test_harvest.py (local fake)",
+    "paperbot harvest --set cs --categories cs.LG,cs.CL --from 2024-01-01": "needs arXiv: tests/corpus/test_harvest.py",
+    "paperbot fetch": "needs arXiv: tests/bot/test_cli_messages.py runs fetch against a local server",
+    **{command: "test_the_add_your_own_papers_block_runs runs it in its block" for command in OWN_PAPERS_BLOCK},
     "paperbot ingest ../shared/data/scifact/corpus.jsonl": "tests/bot/test_cli.py::test_ingest_scifact_under_the_documented_time",
 }
 # Fragments quoted in prose ("try `paperbot search`"): run, and expected to give their usage line.
@@ -41,7 +53,8 @@ def readme_commands() -> list[str]:
     found = []
     for snippet in [line for block in blocks for line in block.splitlines()] + spans:
         for part in snippet.split("&&"):
-            part = re.sub(r"^(\s*[A-Z_]+=\S*\s+)+", "", part.strip()).removeprefix("/usr/bin/time ")
+            part = re.sub(r"\s+# .*$", "", part.strip())  # a shell comment after the command
+            part = re.sub(r"^(\s*[A-Z_]+=\S*\s+)+", "", part).removeprefix("/usr/bin/time ")
             if part.startswith("paperbot "):
                 found.append(part)
     return list(dict.fromkeys(found))
@@ -126,3 +139,36 @@ def test_the_settings_table_matches_the_settings_model():
     for name, field in model.items():
         default = None if field.default_factory is not None and not field.default_factory() else field.get_default()
         assert rows[name].startswith(readme_default(default)), (name, rows[name], default)
+
+
+def test_the_add_your_own_papers_block_runs(tmp_path):
+    """The README's "Add your own papers" block through bash, with stand-ins for the files a reader downloads
+    (the `curl` lines are left out: no network in tests)."""
+    import gzip
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    block = re.search(r"### Add your own papers\n\n```bash\n(.*?)```", README, re.DOTALL).group(1)
+    real = ROOT / "tests" / "data"
+    (tmp_path / "arxiv-metadata-oai-snapshot.json.gz").write_bytes(
+        gzip.compress((real / "real" / "snapshot_lines.jsonl").read_bytes())
+    )
+    shutil.copy(real / "arxiv_api.atom", tmp_path / "perceiver.atom")
+    shutil.copy(real / "arxiv_cs_LG.rss", tmp_path / "cs.CL.rss")
+    (tmp_path / "oai-pages").mkdir()
+    shutil.copy(real / "real" / "oaipmh_arXiv_astro-ph_2013.xml", tmp_path / "oai-pages")
+    lines = [line for line in block.splitlines() if not line.startswith("curl ")]
+    assert len(lines) < len(block.splitlines()) and sum(line.startswith("paperbot ") for line in lines) == 6
+    script = 'set -e\npaperbot() { python -m bot.cli "$@"; }\n' + "\n".join(lines)
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PYTHONPATH": str(ROOT),
+        "PAPERBOT_HOME": str(tmp_path / "home"),
+    }
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.count("0 rejected") == 5  # every ingest stored its file
+    assert "22 papers, published" in result.stdout and "the file mine.jsonl" in result.stdout  # `paperbot corpus`
