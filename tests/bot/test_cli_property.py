@@ -179,7 +179,10 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
         argv = ["search", draw(typed)] + draw(option("--k", numbers(1, 100)))
         argv += draw(option("--year-from", numbers(1990, 2030))) + draw(option("--year-to", numbers(1990, 2030)))
         argv += draw(option("--author", st.one_of(typed, st.sampled_from(["savinov", "Hinton"]))))
-        argv += draw(st.sampled_from([[], ["--rerank"]])) + draw(batch)
+        argv += draw(st.sampled_from([[], ["--rerank"]])) + draw(
+            st.sampled_from([[], ["--semantic"], ["--no-semantic"]])
+        )
+        argv += draw(batch)
     elif name == "paper":
         argv = ["paper", draw(st.one_of(typed, st.sampled_from(["2403.05530", "arXiv:2403.05530v2", "x" * 5000])))]
         argv += draw(batch)

@@ -42,7 +42,7 @@ NOT_RUN_HERE = {
     "paperbot ingest ../shared/data/scifact/corpus.jsonl": "tests/bot/test_cli.py::test_ingest_scifact_under_the_documented_time",
 }
 # Fragments quoted in prose ("try `paperbot search`"): run, and expected to give their usage line.
-FRAGMENTS = {"paperbot search --rerank": 2}
+FRAGMENTS = {"paperbot search": 2, "paperbot search --rerank": 2}
 PLACEHOLDER = re.compile(r"\[|\\\||\.\.\.|\b(QUESTION|QUERY|ID|PATH|FILE|DIR|TIME|N|Y|A|K|F|S)\b")
 
 
