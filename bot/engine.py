@@ -12,11 +12,14 @@ import threading
 import time
 from pathlib import Path
 
+from corpus.feedback import Feedback
 from corpus.home import open_store
 from corpus.models import InvalidId, Paper, normalise_id
 from corpus.store import Store
-from retrieval.answer import Answer, AnswerOptions, answer_question
+from retrieval.answer import Answer, AnswerOptions, answer_question, answer_versions
+from retrieval.conversation import ContextAnswer, Turn, answer_follow_up
 from retrieval.index import INDEX_DIR, SearchIndex, open_index
+from retrieval.related import related_papers
 from retrieval.search import SearchHit, SearchRequest, run_search
 from retrieval.tldr import PaperOut, paper_with_tldr
 
@@ -34,6 +37,7 @@ class Engine:
         self.load_seconds = 0.0
         self.stage = None  # retrieval.semantic.SemanticStage when the model is installed and the setting allows
         self.builder = None  # retrieval.vectors.VectorBuilder encoding new papers in the background
+        self._feedback: Feedback | None = None  # created on first use (it adds its tables to the store)
 
     @classmethod
     def open(cls, home: Path, semantic: bool | None = None) -> Engine:
@@ -101,6 +105,86 @@ class Engine:
             self.builder.poke()
         return report.added
 
+    # ---- conversations, citations, related papers, feedback (issue #15) ----
+
+    def _answers(self) -> Feedback:
+        """The answers-and-votes tables; call with the lock held."""
+        if self._feedback is None:
+            self._feedback = Feedback(self.store)
+        return self._feedback
+
+    def conversation(self, reply_to: str | None, channel_id: str | None) -> tuple[list[Turn], str | None]:
+        """The turns a new question continues, and the conversation's key (its first answer's message id).
+
+        A reply to a kept answer continues that answer's conversation; otherwise a question asked in a
+        thread opened from an answer (Discord gives such a thread the answer message's id) continues
+        the thread's. A reply chain outside threads is keyed the same way, so a reply to a reply
+        still sees the whole chain. ([], None) when the question starts a conversation.
+        """
+        with self.lock:
+            answers = self._answers()
+            key = None
+            replied = answers.answer(reply_to) if reply_to else None
+            if replied is not None:
+                key = replied.thread_id or replied.message_id
+            elif channel_id and (answers.answer(channel_id) is not None or answers.thread(channel_id)):
+                key = channel_id
+            if key is None:
+                return [], None
+            first = answers.answer(key)
+            stored = ([first] if first else []) + [a for a in answers.thread(key) if a.message_id != key]
+            if replied is not None and all(a.message_id != replied.message_id for a in stored):
+                stored.append(replied)
+            return [Turn(question=a.question, cited=a.cited) for a in stored], key
+
+    def follow_up(self, question: str, turns: list[Turn]) -> ContextAnswer:
+        with self.lock:
+            return answer_follow_up(question, turns, self.index, self.store)
+
+    def remember(self, message_id: str, answer: Answer, thread_id: str | None = None) -> None:
+        """Keep an answer the bot sent, by its message id, for votes and follow-ups."""
+        with self.lock:
+            self._answers().remember(
+                message_id, answer.question, answer.model_dump(mode="json"), answer_versions(self.index), thread_id
+            )
+
+    def stored_question(self, message_id: str) -> str | None:
+        with self.lock:
+            stored = self._answers().answer(message_id)
+            return stored.question if stored else None
+
+    def vote(self, message_id: str, voter: str, vote: int) -> str:
+        """'recorded', 'again' (this voter already voted on it) or 'unknown' (no such answer kept)."""
+        with self.lock:
+            answers = self._answers()
+            if answers.answer(message_id) is None:
+                return "unknown"
+            return "recorded" if answers.vote(message_id, voter, 1 if vote > 0 else -1) else "again"
+
+    def papers(self, paper_ids: list[str]) -> list[Paper]:
+        """The papers among `paper_ids` still in the corpus, in the given order."""
+        with self.lock:
+            found = self.store.get_many(list(dict.fromkeys(paper_ids)))
+        return [found[pid] for pid in dict.fromkeys(paper_ids) if pid in found]
+
+    def find_paper(self, raw_id: str) -> Paper | None:
+        try:
+            paper_id, _ = normalise_id(raw_id)
+        except InvalidId:
+            return None
+        with self.lock:
+            return self.store.get(paper_id)
+
+    def related(self, raw_id: str, k: int = 5) -> tuple[Paper | None, list[tuple[Paper, float]]]:
+        """The paper and the k papers most like it, best first; (None, []) for an unknown id."""
+        paper = self.find_paper(raw_id)
+        if paper is None:
+            return None, []
+        with self.lock:
+            hits = related_papers(paper, self.index, k)
+            found = self.store.get_many([h.paper_id for h in hits])
+        return paper, [(found[h.paper_id], h.score) for h in hits if h.paper_id in found]
+
     # ---- async wrappers ----
 
     async def ask_async(self, question: str) -> Answer:
@@ -111,3 +195,7 @@ class Engine:
 
     async def paper_async(self, raw_id: str) -> PaperOut | None:
         return await asyncio.to_thread(self.paper, raw_id)
+
+    async def run(self, method, *args):
+        """Any blocking method above, in a worker thread (e.g. `await engine.run(engine.vote, mid, uid, 1)`)."""
+        return await asyncio.to_thread(method, *args)

@@ -25,7 +25,7 @@ from bot.settings import Settings
 from corpus.digests import DigestBusy
 
 log = logging.getLogger("paperbot")
-COGS = ("bot.cogs.papers", "bot.cogs.digest")
+COGS = ("bot.cogs.papers", "bot.cogs.conversation", "bot.cogs.digest")
 SYNC_HASH_FILE = "command-sync.json"
 BUSY_REPLY = "The database is busy, try again in a moment."
 

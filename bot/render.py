@@ -12,6 +12,8 @@ import urllib.parse
 import discord
 from discord.utils import escape_markdown
 
+from corpus.cite import bibtex, plain_reference
+from corpus.models import Paper
 from retrieval.answer import Answer
 from retrieval.digest import Digest
 from retrieval.search import SearchHit
@@ -155,6 +157,69 @@ def answer_embed(answer: Answer) -> discord.Embed:
             value=f"{reference}{year}"[:FIELD_VALUE_MAX],
             inline=False,
         )
+    return embed
+
+
+IN_CONTEXT_NOTE = "Answered in the context of this conversation."
+FELL_BACK_NOTE = "The conversation did not help with this one: this is the whole corpus's answer."
+
+
+def follow_up_embed(answer: Answer, in_context: bool, fell_back: bool) -> discord.Embed:
+    """An answer to a follow-up, with a footer saying whether the conversation shaped it."""
+    embed = answer_embed(answer)
+    if fell_back:
+        embed.set_footer(text=FELL_BACK_NOTE)
+    elif in_context:
+        embed.set_footer(text=IN_CONTEXT_NOTE)
+    return embed
+
+
+def citation_embed(papers: list[Paper], style: str | None = None) -> discord.Embed:
+    """BibTeX in a code block and/or plain references; whole entries only, the rest counted.
+
+    A code block shows its text literally, so BibTeX is not markdown-escaped; a backtick in a
+    record would end the block early, so backticks become apostrophes. `style`: "bibtex",
+    "plain" or None (both).
+    """
+    embed = discord.Embed(title="Cite" if len(papers) == 1 else f"Cite ({len(papers)} papers)", colour=COLOUR)
+    if not papers:
+        embed.description = "None of these papers is in the corpus any more."
+        return embed
+    shown = 0
+    if style in (None, "bibtex"):
+        entries: list[str] = []
+        for paper in papers:
+            entry = bibtex(paper).replace("`", "'")
+            if len("```bibtex\n" + "\n\n".join([*entries, entry]) + "\n```") > DESCRIPTION_MAX - 40:
+                break
+            entries.append(entry)
+        shown = len(entries)
+        if entries:
+            embed.description = "```bibtex\n" + "\n\n".join(entries) + "\n```"
+        if shown < len(papers):
+            embed.description = (embed.description or "") + f"\n{len(papers) - shown} more not shown: use `/cite id`."
+    if style in (None, "plain"):
+        for paper in papers[: FIELDS_MAX - 1]:
+            value = safe(plain_reference(paper), FIELD_VALUE_MAX)
+            if embed_size(embed) + len(value) + 40 > EMBED_TOTAL_MAX:
+                break
+            embed.add_field(name=safe(f"Reference · {paper.id}", FIELD_NAME_MAX), value=value, inline=False)
+    return embed
+
+
+def related_embed(paper: Paper, related: list[tuple[Paper, float]]) -> discord.Embed:
+    """The papers most like `paper`, each a linked title with its id and year."""
+    embed = discord.Embed(title=safe(f"Related to: {paper.title or paper.id}", TITLE_MAX), colour=COLOUR)
+    if not related:
+        embed.description = "No other paper in the corpus shares enough of this one's terms."
+        return embed
+    lines = []
+    for rank, (other, score) in enumerate(related, 1):
+        year = f" ({other.published.year})" if other.published else ""
+        title = link(safe(other.title or other.id, 200), other.url)
+        lines.append(f"**{rank}.** {title}{year} · `{other.id}` · {score:.1f}")
+    embed.description = _join_within(lines, DESCRIPTION_MAX)
+    embed.set_footer(text="Ranked by the paper's most informative terms (the paper itself left out).")
     return embed
 
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     log_format: str = Field(default="plain", pattern="^(plain|json)$", validation_alias="PAPERBOT_LOG_FORMAT")
     semantic: bool = Field(default=True, validation_alias="PAPERBOT_SEMANTIC")
     embed_model: str | None = Field(default=None, validation_alias="PAPERBOT_EMBED_MODEL")
+    # 👍/👎 on answers; off: no vote or follow-up buttons, and answers are not kept (so no follow-up context)
+    feedback: bool = Field(default=True, validation_alias="PAPERBOT_FEEDBACK")
     # arXiv's base URLs; corpus.feeds and corpus.harvest read the same variables (tests point them at 127.0.0.1)
     arxiv_api_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_API_URL")
     arxiv_rss_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_RSS_URL")

@@ -10,9 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cogs.conversation import answer_view, paper_view, send_answer
 from bot.delivery import nonce_for, send_once
 from bot.main import BUSY_REPLY, is_busy
-from bot.render import answer_embed, fit_content, fit_embed, paper_embed, quote, search_embed
+from bot.render import answer_embed, fit_content, fit_embed, follow_up_embed, paper_embed, quote, search_embed
 from retrieval.search import MAX_K, SearchHit, SearchRequest
 
 if TYPE_CHECKING:
@@ -26,8 +27,11 @@ HELP = (
     "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word.\n"
     "`/ask question` — a short cited answer\n"
     "`/search query [k] [year_from] [year_to] [author]` — ranked papers, with buttons to page and open\n"
-    "`/paper id` — a paper's TL;DR and abstract\n"
-    "You can also mention me with a question, or send me a DM."
+    "`/paper id` — a paper's TL;DR and abstract, with Cite and Related papers buttons\n"
+    "`/cite id [style]` — BibTeX and a plain reference · `/related id` — the papers most like one\n"
+    "You can also mention me with a question, or send me a DM. Reply to one of my answers (or use its "
+    "*Ask a follow-up* thread) to ask a follow-up in its context. Right-click a message → Apps → "
+    "*Find papers about this* to answer its text."
 )
 
 
@@ -89,7 +93,9 @@ class SearchView(discord.ui.View):
                     "That paper is no longer in the corpus.", ephemeral=True, allowed_mentions=NONE
                 )
                 return
-            await interaction.followup.send(embed=fit_embed(paper_embed(out)), ephemeral=True, allowed_mentions=NONE)
+            await interaction.followup.send(
+                embed=fit_embed(paper_embed(out)), view=paper_view(out.paper.id), ephemeral=True, allowed_mentions=NONE
+            )
 
         return open_paper
 
@@ -113,8 +119,7 @@ class Papers(commands.Cog):
     @app_commands.checks.cooldown(3, 30.0, key=_user_key)
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
         await interaction.response.defer(thinking=True)
-        answer = await self.bot.engine.ask_async(question)
-        await interaction.followup.send(embed=fit_embed(answer_embed(answer)), allowed_mentions=NONE)
+        await send_answer(interaction, await self.bot.engine.ask_async(question))
 
     @app_commands.command(name="search", description="Find papers by keywords")
     @app_commands.describe(
@@ -150,7 +155,9 @@ class Papers(commands.Cog):
                 fit_content(f"No paper `{quote(id)}` in the corpus. Try `/search`."), allowed_mentions=NONE
             )
             return
-        await interaction.followup.send(embed=fit_embed(paper_embed(out)), allowed_mentions=NONE)
+        await interaction.followup.send(
+            embed=fit_embed(paper_embed(out)), view=paper_view(out.paper.id), allowed_mentions=NONE
+        )
 
     @app_commands.command(name="help", description="What paperbot can do")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -159,6 +166,9 @@ class Papers(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """A mention or a DM is a question: answer it like /ask, as a reply.
+
+        A reply to one of the bot's answers, or a question in a thread opened from one, is a
+        follow-up: answered in the context of that conversation, and kept with its key.
 
         The reply's nonce is derived from the question's message id, and `send_once` retries with
         it, so a reply Discord stored before failing (5xx, dropped connection) is not posted twice.
@@ -171,11 +181,17 @@ class Papers(commands.Cog):
         # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
         question = re.sub(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b", " ", message.content).strip()
 
-        async def reply(key: str, content: str | None = None, embed: discord.Embed | None = None) -> None:
+        async def reply(
+            key: str,
+            content: str | None = None,
+            embed: discord.Embed | None = None,
+            view: discord.ui.View | None = None,
+        ) -> discord.Message:
             nonce = nonce_for(key, message.channel.id, message.id)
-            await send_once(
+            extra = {"view": view} if view else {}
+            return await send_once(
                 lambda: message.reply(
-                    content=content, embed=embed, nonce=nonce, allowed_mentions=NONE, mention_author=False
+                    content=content, embed=embed, nonce=nonce, allowed_mentions=NONE, mention_author=False, **extra
                 ),
                 f"the {key} to message {message.id}",
             )
@@ -184,9 +200,24 @@ class Papers(commands.Cog):
             await reply("help", content=HELP)
             return
         try:
+            engine, feedback = self.bot.engine, self.bot.settings.feedback
+            reply_to = message.reference.message_id if message.reference else None
+            turns, conversation = (
+                await engine.run(engine.conversation, str(reply_to) if reply_to else None, str(message.channel.id))
+                if feedback
+                else ([], None)
+            )
             async with message.channel.typing():
-                answer = await self.bot.engine.ask_async(question[:1000])
-            await reply("answer", embed=fit_embed(answer_embed(answer)))
+                if turns:
+                    follow = await engine.run(engine.follow_up, question[:1000], turns)
+                    answer = follow.answer
+                    embed = follow_up_embed(answer, follow.in_context, follow.fell_back)
+                else:
+                    answer = await engine.ask_async(question[:1000])
+                    embed = answer_embed(answer)
+            sent = await reply("answer", embed=fit_embed(embed), view=answer_view(answer, feedback))
+            if feedback:
+                await engine.run(engine.remember, str(sent.id), answer, conversation)
         except discord.Forbidden:
             log.info("no permission to reply in channel %s", message.channel.id)
         except Exception as exc:  # the asker hears that it failed; the log says why

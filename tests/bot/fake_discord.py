@@ -202,6 +202,7 @@ class FakeDiscord:
         self.faults: list[Fault] = []
         self.nonce_window = 300.0  # Discord: "the past few minutes"
         self._nonces: dict[tuple[str, str], tuple[dict, float]] = {}
+        self.threads: dict[str, dict] = {}  # thread id (= the message it was started from) -> channel payload
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -368,13 +369,39 @@ class FakeDiscord:
             "permissions": str(self.member_permissions),
         }
 
-    async def send_mention(self, text: str) -> str:
+    async def send_mention(self, text: str, channel_id: int | str = CHANNEL_ID, reply_to: dict | None = None) -> str:
+        """A message mentioning the bot, in a channel or thread; with `reply_to`, a reply to that message."""
         message_id = snowflake()
         body = {"content": f"<@{BOT_ID}> {text}", "mentions": [BOT_USER]}
-        payload = message_payload(CHANNEL_ID, body, author=HUMAN, message_id=message_id)
+        payload = message_payload(channel_id, body, author=HUMAN, message_id=message_id)
         payload["member"] = {k: v for k, v in self.member().items() if k != "user"}
+        if reply_to is not None:
+            payload["type"] = 19  # REPLY
+            payload["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                "guild_id": str(GUILD_ID),
+            }
+            payload["referenced_message"] = reply_to
+        self.channel_messages.setdefault(str(channel_id), []).append(payload)
         await self.dispatch("MESSAGE_CREATE", payload)
         return message_id
+
+    async def send_message_command(self, name: str, target: dict, user_id: int | None = None) -> str:
+        """INTERACTION_CREATE for a message context-menu command (right-click → Apps) on `target`."""
+        data = {
+            "id": snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return await self._interaction(2, data, user_id=user_id)
+
+    def message(self, channel_id: int | str, message_id: str) -> dict | None:
+        """A message the channel holds (the bot's or a test's), as Discord would return it."""
+        return next((m for m in self.channel_messages.get(str(channel_id), []) if m["id"] == message_id), None)
 
     async def send_dm(self, text: str, channel_id: int = 900000000000000900) -> None:
         """A direct message to the bot: no guild, a DM channel it has not seen before."""
@@ -407,8 +434,11 @@ class FakeDiscord:
             2, {"id": snowflake(), "name": group, "type": 1, "options": [sub]}, user_id=user_id
         )
 
-    async def press_button(self, message: dict, custom_id: str) -> str:
-        return await self._interaction(3, {"custom_id": custom_id, "component_type": 2}, message=message)
+    async def press_button(self, message: dict, custom_id: str, user_id: int | None = None) -> str:
+        """A button press on `message` (any message: a reply, a follow-up, one sent before a restart)."""
+        return await self._interaction(
+            3, {"custom_id": custom_id, "component_type": 2}, message=message, user_id=user_id
+        )
 
     async def _interaction(self, kind: int, data: dict, message: dict | None = None, user_id: int | None = None) -> str:
         token = f"tok{snowflake()}"
@@ -542,6 +572,39 @@ class FakeDiscord:
             self.on_channel_post(channel_id, body)
         return _json(message)
 
+    def _create_thread(self, channel_id: str, message_id: str, body: dict) -> web.Response:
+        """POST /channels/{id}/messages/{id}/threads: a public thread with the message's id, as Discord does.
+
+        A second thread on the same message is refused with code 160004, as Discord refuses it.
+        """
+        if message_id in self.threads:
+            return _json({"message": "A thread has already been created for this message", "code": 160004}, 400)
+        name = body.get("name") or ""
+        if not 1 <= len(name) <= 100:
+            return _json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        thread = {
+            "id": message_id,
+            "type": 11,
+            "guild_id": str(GUILD_ID),
+            "parent_id": channel_id,
+            "owner_id": str(BOT_ID),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                "locked": False,
+            },
+        }
+        self.threads[message_id] = thread
+        asyncio.get_running_loop().create_task(self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}))
+        return _json(thread, status=201)
+
     # ------------------------------------------------------------------ answers
 
     def _answer(self, method: str, path: str, query, body: Any) -> web.Response:
@@ -580,7 +643,11 @@ class FakeDiscord:
             return _json({"url": self.gateway_url})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             return _json(
-                [{**command, "id": snowflake(), "application_id": str(APP_ID), "version": "1"} for command in body]
+                # Discord answers context-menu commands (types 2 and 3) with an empty description
+                [
+                    {"description": "", **command, "id": snowflake(), "application_id": str(APP_ID), "version": "1"}
+                    for command in body
+                ]
             )
         if parts[0] == "interactions" and parts[-1] == "callback":
             resource: dict = {"type": body["type"]}
@@ -600,6 +667,8 @@ class FakeDiscord:
                 if message["id"] == parts[3]:
                     return _json(message)
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        if parts[0] == "channels" and len(parts) == 5 and parts[-1] == "threads" and method == "POST":
+            return self._create_thread(parts[1], parts[3], body or {})
         if parts[0] == "channels" and "messages" in parts and method == "PATCH":
             return _json(message_payload(parts[1], body or {}, message_id=parts[-1]))
         return _json({"message": f"fake Discord has no route {method} {path}", "code": 0}, status=404)
