@@ -18,7 +18,11 @@ def check_command_payload(commands: list[dict]) -> None:
     """Discord's rules for application commands, checked on what the bot synced."""
     assert commands and len(commands) <= 100
     for command in commands:
-        check_named(command)
+        if command.get("type", 1) == 1:
+            check_named(command)
+        else:  # a context-menu command: 1-32 characters, any case and spaces, no description, no options
+            assert 1 <= len(command["name"]) <= 32 and not command.get("description") and not command.get("options")
+    assert sum(c.get("type") == 3 for c in commands) <= 5  # Discord allows 5 message commands
 
 
 def check_named(item: dict) -> None:
@@ -65,7 +69,16 @@ async def scenario(home) -> None:
         # the command tree was synced once, and it follows Discord's rules
         sync = await fake.wait_for(lambda r: r.method == "PUT" and r.path == f"/applications/{APP_ID}/commands")
         check_command_payload(sync.body)
-        assert {c["name"] for c in sync.body} == {"ask", "search", "paper", "help", "digest"}
+        assert {c["name"] for c in sync.body} == {
+            "ask",
+            "search",
+            "paper",
+            "help",
+            "digest",
+            "cite",
+            "related",
+            "Find papers about this",
+        }
         digest_group = next(c for c in sync.body if c["name"] == "digest")
         assert {o["name"] for o in digest_group["options"]} == {
             "here",
