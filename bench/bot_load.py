@@ -1,9 +1,11 @@
-"""Load: N slash-command interactions fired at the real bot through the fake Discord.
+"""Load: N interactions fired at the real bot through the fake Discord.
 
     python bench/bot_load.py --n 500 --seconds 5
 
-Every interaction must be acknowledged (deferred) within Discord's 3 s and answered;
-reports p50/p95 time to acknowledge and to answer, and how many were lost.
+The mix: /ask, /search, /paper, /cite, /related, and button presses on an answer (👍/👎 by
+distinct users, Cite). Every interaction must be acknowledged (deferred or answered) within
+Discord's 3 s and answered; reports p50/p95 time to acknowledge and to answer, overall and
+per kind, and how many were lost.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.main import make_bot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.bot.fake_discord import APP_ID, FakeDiscord  # noqa: E402
+from tests.bot.fake_discord import APP_ID, CHANNEL_ID, FakeDiscord, message_payload  # noqa: E402
 
 TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 QUESTIONS = [
@@ -51,39 +53,64 @@ async def run(n: int, seconds: float, home: Path) -> dict:
     # the per-user cooldown is part of the product; the load comes from many users
     runner = asyncio.create_task(bot.start(TOKEN))
     await asyncio.wait_for(bot.wait_until_ready(), 60)
+    # an answer to press buttons on (its message as Discord would send it with the interaction)
+    token = await fake.send_command("ask", {"question": "Does Flamingo use few-shot learning?"}, user_id=1)
+    follow = await fake.wait_for(lambda r: r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{token}"))
+    answer = message_payload(CHANNEL_ID, follow.body, message_id=fake.last_message_ids[follow.path])
+    await asyncio.sleep(0.5)  # the bot keeps the answer just after sending it
+    buttons = {
+        b.get("label") or b["emoji"]["name"]: b["custom_id"]
+        for row in follow.body["components"]
+        for b in row["components"]
+    }
     rng = random.Random(7)
-    tokens = []
+    tokens: list[tuple[str, str]] = []
+    kinds = ["ask", "ask", "search", "paper", "cite", "related", "vote", "cite-button"]
     started = time.monotonic()
     for i in range(n):
-        command = rng.choice(["ask", "ask", "search", "paper"])
+        command = rng.choice(kinds)
         fake_user = 800000000000000000 + i  # one user each, so cooldowns do not refuse the load
-        options = {
-            "ask": {"question": rng.choice(QUESTIONS)},
-            "search": {"query": rng.choice(QUESTIONS)},
-            "paper": {"id": "2403.05530"},
-        }[command]
-        tokens.append(await fake.send_command(command, options, user_id=fake_user))
+        if command == "vote":
+            token = await fake.press_button(answer, buttons[rng.choice(["👍", "👎"])], user_id=fake_user)
+        elif command == "cite-button":
+            token = await fake.press_button(answer, buttons["Cite"], user_id=fake_user)
+        else:
+            options = {
+                "ask": {"question": rng.choice(QUESTIONS)},
+                "search": {"query": rng.choice(QUESTIONS)},
+                "paper": {"id": "2403.05530"},
+                "cite": {"id": "2204.14198"},
+                "related": {"id": "2107.14795"},
+            }[command]
+            token = await fake.send_command(command, options, user_id=fake_user)
+        tokens.append((command, token))
         await asyncio.sleep(max(0.0, started + seconds * (i + 1) / n - time.monotonic()))
     fired = time.monotonic() - started
+
+    def answered_at(t: str) -> float | None:
+        """When the answer went out: a follow-up after a defer, or a message in the callback itself."""
+        for r in fake.for_token(t):
+            if r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{t}"):
+                return r.at
+            if r.path.endswith("/callback") and r.body.get("type") == 4:
+                return r.at
+        return None
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        answered = {
-            t
-            for t in tokens
-            if any(r.method == "POST" and r.path.startswith(f"/webhooks/{APP_ID}/{t}") for r in fake.for_token(t))
-        }
-        if len(answered) == n:
+        if all(answered_at(t) is not None for _, t in tokens):
             break
         await asyncio.sleep(0.5)
     ack, done = [], []
-    for t in tokens:
-        records = fake.for_token(t)
-        callback = next((r for r in records if r.path.endswith("/callback")), None)
-        follow = next((r for r in records if r.path.startswith(f"/webhooks/{APP_ID}/{t}")), None)
+    by_kind: dict[str, list[float]] = {}
+    for kind, t in tokens:
+        callback = next((r for r in fake.for_token(t) if r.path.endswith("/callback")), None)
+        finished = answered_at(t)
         if callback:
             ack.append(callback.at - fake.interaction_created[t])
-        if follow:
-            done.append(follow.at - fake.interaction_created[t])
+            by_kind.setdefault(kind, []).append(ack[-1])
+        if finished is not None:
+            done.append(finished - fake.interaction_created[t])
     await bot.close()
     await runner
     await fake.stop()
@@ -98,6 +125,10 @@ async def run(n: int, seconds: float, home: Path) -> dict:
         "ack_p95_ms": pct(ack, 0.95),
         "answer_p50_ms": pct(done, 0.5),
         "answer_p95_ms": pct(done, 0.95),
+        "ack_by_kind": {
+            kind: {"n": len(v), "over_3s": sum(a > 3 for a in v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)}
+            for kind, v in sorted(by_kind.items())
+        },
     }
 
 
