@@ -254,3 +254,38 @@ def test_conversation_end_to_end(tmp_path):
 
 def test_feedback_off(tmp_path):
     asyncio.run(feedback_off_scenario(tmp_path / "home"))
+
+
+def test_citations_of_many_long_odd_records_stay_valid_and_within_limits():
+    """30 papers with 300-character titles holding backticks, braces and @everyone: whole BibTeX entries only."""
+    import datetime as dt
+
+    import discord
+
+    from bot.render import citation_embed, fit_embed, related_embed
+    from corpus.models import Paper
+
+    title = "Learning ```code``` with {unbalanced braces and @everyone " + "very long words " * 16
+    papers = [
+        Paper(
+            id=f"2401.{n:05d}",
+            title=title,
+            abstract="An abstract.",
+            authors=[f"Ada Lovelace{n}", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+            published=dt.date(2024, 1, 2),
+            categories=["cs.LG"],
+            doi="10.1000/xyz",
+            journal_ref="Journal of Tests 1 (2024)",
+            url=f"https://arxiv.org/abs/2401.{n:05d}",
+        )
+        for n in range(30)
+    ]
+    embed = fit_embed(citation_embed(papers))
+    body = {"embeds": [embed.to_dict()], "allowed_mentions": discord.AllowedMentions.none().to_dict()}
+    assert not violations(body)
+    entries = parse_bibtex(embed.description)
+    assert 1 <= len(entries) < 30 and f"{30 - len(entries)} more not shown" in embed.description
+    assert all(e.entry_type == "misc" and e["archivePrefix"] == "arXiv" for e in entries)
+    assert all("@\u200beveryone" in f.value for f in embed.fields)
+    empty = related_embed(papers[0], [])
+    assert "No other paper" in empty.description
