@@ -88,6 +88,7 @@ async def kept_in(bot: PaperBot, conversation: str, count: int) -> list:
 def parse_bibtex(description: str) -> list:
     block = re.search(r"```bibtex\n(.*?)\n```", description, re.S)
     assert block, description
+    assert "```" not in block.group(1)  # Discord ends a code block at the next ``` wherever it is
     library = bibtexparser.parse_string(block.group(1))
     assert not library.failed_blocks
     return library.entries
