@@ -139,6 +139,9 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:th
         if message is None or interaction.guild is None:
             await _tell(interaction, "Reply to the answer with your follow-up question: I will answer in its context.")
             return
+        if isinstance(interaction.channel, discord.Thread):  # no thread inside a thread: this one is the place
+            await _tell(interaction, "Mention me here with your follow-up: I will answer in this thread's context.")
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread_id = message.id  # Discord gives a thread started from a message that message's id
         if interaction.guild.get_thread(message.id) is None:
@@ -147,6 +150,10 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:th
             try:
                 thread = await message.create_thread(name=name)
                 thread_id = thread.id
+            except discord.Forbidden:
+                log.info("no permission to create a thread in channel %s", message.channel.id)
+                await _tell(interaction, "I may not open threads here: reply to the answer and mention me instead.")
+                return
             except discord.HTTPException as exc:
                 if exc.code != 160004:  # "A thread has already been created for this message": reuse it
                     raise

@@ -384,7 +384,6 @@ class FakeDiscord:
                 "guild_id": str(GUILD_ID),
             }
             payload["referenced_message"] = reply_to
-        self.channel_messages.setdefault(str(channel_id), []).append(payload)
         await self.dispatch("MESSAGE_CREATE", payload)
         return message_id
 
@@ -398,10 +397,6 @@ class FakeDiscord:
             "resolved": {"messages": {target["id"]: target}},
         }
         return await self._interaction(2, data, user_id=user_id)
-
-    def message(self, channel_id: int | str, message_id: str) -> dict | None:
-        """A message the channel holds (the bot's or a test's), as Discord would return it."""
-        return next((m for m in self.channel_messages.get(str(channel_id), []) if m["id"] == message_id), None)
 
     async def send_dm(self, text: str, channel_id: int = 900000000000000900) -> None:
         """A direct message to the bot: no guild, a DM channel it has not seen before."""

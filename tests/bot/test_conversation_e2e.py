@@ -157,11 +157,18 @@ async def conversation_scenario(home: Path) -> None:
         alone = await bot.engine.ask_async("can it handle videos?")
         assert not alone.found
 
+        # without the permission to create threads: told to reply instead, nothing breaks
+        fake.fail(403, path="/threads")
+        press = await fake.press_button(answer, answer_buttons["Ask a follow-up"])
+        assert "may not open threads" in (await ephemeral_reply(fake, press))["content"]
+        assert not fake.threads
+
         # Ask a follow-up: a thread on the answer (named after the question), then a mention in it
+        start = len(fake.requests)
         press = await fake.press_button(answer, answer_buttons["Ask a follow-up"])
         told = await ephemeral_reply(fake, press)
         assert f"<#{answer_id}>" in told["content"]
-        created = await fake.wait_for(lambda r: r.method == "POST" and r.path.endswith("/threads"))
+        created = await fake.wait_for(lambda r: r.method == "POST" and r.path.endswith("/threads"), start=start)
         assert created.path == f"/channels/{CHANNEL_ID}/messages/{answer_id}/threads"
         assert created.body["name"] == "Does Flamingo use few-shot learning?"
         start = len(fake.requests)
