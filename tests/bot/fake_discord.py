@@ -398,10 +398,14 @@ class FakeDiscord:
         }
         return await self._interaction(2, data, user_id=user_id)
 
-    async def send_dm(self, text: str, channel_id: int = 900000000000000900) -> None:
-        """A direct message to the bot: no guild, a DM channel it has not seen before."""
+    async def send_dm(self, text: str, channel_id: int = 900000000000000900, reply_to: dict | None = None) -> None:
+        """A direct message to the bot: no guild, a DM channel it has not seen before; with `reply_to`, a reply."""
         payload = message_payload(channel_id, {"content": text}, author=HUMAN)
         payload.pop("guild_id")
+        if reply_to is not None:
+            payload["type"] = 19  # REPLY
+            payload["message_reference"] = {"type": 0, "message_id": reply_to["id"], "channel_id": str(channel_id)}
+            payload["referenced_message"] = {k: v for k, v in reply_to.items() if k != "guild_id"}
         await self.dispatch("MESSAGE_CREATE", payload)
 
     async def send_command(self, name: str, options: dict[str, Any], user_id: int | None = None) -> str:

@@ -85,6 +85,16 @@ async def kept_in(bot: PaperBot, conversation: str, count: int) -> list:
     return kept
 
 
+async def kept_in_answers(bot: PaperBot, message_id: str) -> None:
+    """Wait until the bot has kept the answer it sent as `message_id`."""
+    for _ in range(100):
+        with bot.engine.lock:
+            if Feedback(bot.engine.store).answer(message_id) is not None:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"answer {message_id} was never kept")
+
+
 def parse_bibtex(description: str) -> list:
     block = re.search(r"```bibtex\n(.*?)\n```", description, re.S)
     assert block, description
@@ -162,6 +172,19 @@ async def conversation_scenario(home: Path) -> None:
         press = await fake.press_button(answer, answer_buttons["Ask a follow-up"])
         assert "may not open threads" in (await ephemeral_reply(fake, press))["content"]
         assert not fake.threads
+
+        # in a DM too: a reply to the bot's answer there is a follow-up
+        dm_channel = 900000000000000900
+        start = len(fake.requests)
+        await fake.send_dm("Does Flamingo use few-shot learning?", channel_id=dm_channel)
+        await fake.wait_for(channel_post(dm_channel), start=start)
+        dm_answer = fake.posted(dm_channel)[-1]
+        await kept_in_answers(bot, dm_answer["id"])
+        start = len(fake.requests)
+        await fake.send_dm("can it handle videos?", channel_id=dm_channel, reply_to=dm_answer)
+        reply = await fake.wait_for(channel_post(dm_channel), start=start)
+        assert FLAMINGO in reply.body["embeds"][0]["fields"][0]["value"]
+        assert reply.body["embeds"][0]["footer"]["text"] == IN_CONTEXT_NOTE
 
         # Ask a follow-up: a thread on the answer (named after the question), then a mention in it
         start = len(fake.requests)
