@@ -295,6 +295,7 @@ class SearchIndex:
                 return False
             temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
             try:
+                temp.chmod(0o755)  # mkdtemp makes it private to this user; the bot may run as another
                 self._write_files(temp)
                 final = folder / f"v{self.seq}-{os.getpid()}-{time.time_ns()}"
                 os.rename(temp, final)
