@@ -276,8 +276,10 @@ class SearchIndex:
     def config(self) -> dict:
         return {"format": FORMAT_VERSION, "analyzer": self.analyzer.config(), "params": vars(self.params)}
 
-    def save(self, folder: Path) -> bool:
+    def save(self, folder: Path, replace: bool = False) -> bool:
         """Publish this index as the folder's current version; False when the saved one is already as new.
+
+        `replace`: publish even if the saved version claims to be as new (it was found damaged).
 
         Under an exclusive inter-process lock, the arrays are written to a private temporary
         folder, which is renamed to a version folder; then the `CURRENT` pointer file is
@@ -290,7 +292,7 @@ class SearchIndex:
             folder.mkdir(parents=True, exist_ok=True)
             current = current_version(folder)
             on_disk = _saved_seq(current) if current else None
-            if on_disk is not None and on_disk >= self.seq and current is not None:
+            if not replace and on_disk is not None and on_disk >= self.seq and current is not None:
                 _tidy(folder, keep={current.name})
                 return False
             temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
@@ -496,14 +498,13 @@ def _read_lines(path: Path) -> list[str]:
 _save_warned: set[Path] = set()
 
 
-def save_quietly(index: SearchIndex, folder: Path) -> bool:
+def save_quietly(index: SearchIndex, folder: Path, replace: bool = False) -> bool:
     """Save, or log one warning and carry on: the index stays in memory and the next command saves again.
 
     Nothing is lost when a save fails (the store has every paper), so it must not fail the command.
     """
     try:
-        index.save(folder)
-        return True
+        return index.save(folder, replace)
     except OSError as exc:
         key = Path(folder).resolve()
         if key not in _save_warned:
@@ -562,7 +563,7 @@ def open_index(
     seen = [current]
     index = SearchIndex.build(_stream_rows(store, 0, seen), analyzer, params, seq=current, workers=workers)
     index.seq = seen[0]
-    save_quietly(index, folder)
+    save_quietly(index, folder, replace=True)
     return index
 
 
