@@ -1,0 +1,130 @@
+"""The home and its store: created once, never silently re-seeded, damage and read-only said in one line.
+
+Before the fix: a deleted or emptied store was re-seeded with the 13 bundled papers (and a
+5,196-paper index rebuilt down to 13) without a word; a corrupt page gave a DatabaseError
+traceback; a read-only store passed `check` and failed `ingest` with a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus.home import MARKER_FILE, STORE_FILE
+from tests.faults.store_helpers import (
+    Immutable,
+    cli,
+    copy_home,
+    env,
+    make_home,
+    no_traceback,
+    one_line,
+    start,
+    write_papers,
+)
+
+
+@pytest.fixture(scope="module")
+def base_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_home(tmp_path_factory.mktemp("store-home") / "home")
+
+
+@pytest.fixture
+def home(base_home: Path, tmp_path: Path) -> Path:
+    return copy_home(base_home, tmp_path)
+
+
+def serve_opens(home: Path) -> subprocess.CompletedProcess:
+    """`Engine.open`, which `paperbot serve` runs before it talks to Discord."""
+    code = (
+        "import sys; from pathlib import Path; from bot.engine import Engine; from corpus.store import StoreError\n"
+        "try:\n    Engine.open(Path(sys.argv[1]), refresh_seconds=None).close()\n"
+        "except StoreError as exc:\n    print(exc, file=sys.stderr); sys.exit(1)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(home)], capture_output=True, text=True, env=env(), timeout=60
+    )
+
+
+def assert_refused_everywhere(home: Path, words: tuple[str, ...]) -> None:
+    """search fails with one line, check fails, serve fails: all three agree."""
+    result = cli(home, "search", "perceiver")
+    assert result.returncode == 1
+    no_traceback(result)
+    line = one_line(result.stderr)
+    assert all(word in line for word in words), line
+    check = cli(home, "check", "--no-token")
+    assert check.returncode == 1 and "problem: store" in check.stdout, check.stdout
+    served = serve_opens(home)
+    assert served.returncode == 1, served.stderr
+    no_traceback(served)
+
+
+def test_a_brand_new_home_is_created_once_and_says_so(tmp_path: Path):
+    home = tmp_path / "new"
+    first = cli(home, "search", "perceiver")
+    assert first.returncode == 0 and f"created paperbot home at {home}" in one_line(first.stderr)
+    second = cli(home, "search", "perceiver")
+    assert second.returncode == 0 and second.stderr == ""
+    assert (home / MARKER_FILE).exists()
+
+
+def test_two_first_commands_at_once_create_the_home_once(tmp_path: Path):
+    home = tmp_path / "new"
+    processes = [start(home, "corpus") for _ in range(2)]
+    errors = [process.communicate(timeout=60)[1] for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors
+    assert sum("created paperbot home" in err for err in errors) == 1, errors
+    assert "13 papers" in cli(home, "corpus").stdout
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_a_used_home_whose_store_vanished_is_refused(home: Path, how: str):
+    store = home / STORE_FILE
+    for extra in home.glob(STORE_FILE + "-*"):
+        extra.unlink()
+    if how == "deleted":
+        store.unlink()
+    else:
+        store.write_bytes(b"")
+    assert_refused_everywhere(home, ("missing or empty", "backup"))
+    assert not store.exists() or store.stat().st_size == 0  # not re-seeded behind the user's back
+
+
+def test_a_replaced_empty_store_is_refused(home: Path):
+    """A fresh, valid SQLite file in place of the store (never seeded here) is not the home's store either."""
+    from corpus.store import Store
+
+    (home / STORE_FILE).unlink()
+    Store(home / STORE_FILE).close()
+    assert_refused_everywhere(home, ("missing or empty",))
+
+
+def test_a_corrupt_page_is_one_line(home: Path):
+    store = home / STORE_FILE
+    data = bytearray(store.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    for offset in range(page, len(data), page):  # every page but the header's
+        data[offset : offset + page] = b"\xa5" * page
+    store.write_bytes(bytes(data))
+    assert_refused_everywhere(home, (str(store), "damaged", "backup"))
+
+
+def test_a_read_only_store_fails_check_serve_and_ingest_in_one_line(home: Path, tmp_path: Path):
+    write_papers(tmp_path / "new.jsonl", "ro-store", 2)
+    with Immutable(home / STORE_FILE):
+        check = cli(home, "check", "--no-token")
+        assert check.returncode == 1 and "read-only" in check.stdout, check.stdout
+        served = serve_opens(home)
+        assert served.returncode == 1 and "read-only" in served.stderr, served.stderr
+        ingest = cli(home, "ingest", str(tmp_path / "new.jsonl"))
+        assert ingest.returncode == 1
+        no_traceback(ingest)
+        assert "read-only" in one_line(ingest.stderr)
+        search = cli(home, "search", "perceiver")  # reading still works
+        assert search.returncode == 0 and "2103.03206" in search.stdout, search.stderr
+    assert cli(home, "ingest", str(tmp_path / "new.jsonl")).returncode == 0
