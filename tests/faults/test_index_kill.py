@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.faults.store_helpers import cli, make_home, start
 
-PAPERS = 40_000  # two chunks of the build: long enough to catch the workers at work
+PAPERS = 20_000  # one chunk of the build: long enough to catch the workers at work
 
 
 def children(pid: int) -> list[int]:
