@@ -117,7 +117,7 @@ def _check_index(home: Path, store: Store, ok: list[str], warnings: list[str]) -
     folder = home / INDEX_DIR
     seq, count = store.state()
     try:
-        index = SearchIndex.load_checked(folder)
+        index = SearchIndex.load_checked(folder, mmap=True)
     except IndexUnusable as exc:
         warnings.append(f"index {exc}: serve rebuilds it from the store at start ({count} papers)")
         return

@@ -346,12 +346,14 @@ class SearchIndex:
 
     @classmethod
     def load_checked(
-        cls, folder: Path, analyzer: Analyzer | None = None, params: BM25Params | None = None
+        cls, folder: Path, analyzer: Analyzer | None = None, params: BM25Params | None = None, mmap: bool = False
     ) -> SearchIndex | None:
         """The folder's current version; None when there is none; IndexUnusable (with the reason) when damaged.
 
         If a writer swaps in a newer version while this reads (and tidies away the one being
         read), the pointer has moved: read again, rather than call the index damaged.
+        `mmap`: map the arrays instead of reading them (`paperbot check` validates the same files
+        beside a running bot without doubling its memory).
         """
         folder = Path(folder)
         analyzer, params = analyzer or Analyzer(), params or BM25Params()
@@ -362,14 +364,14 @@ class SearchIndex:
                     raise IndexUnusable(f"{folder}: saved by an earlier paperbot (format 2)")
                 return None
             try:
-                return cls._load_version(version, analyzer, params)
+                return cls._load_version(version, analyzer, params, mmap)
             except IndexUnusable:
                 if current_version(folder) == version:
                     raise
         raise IndexUnusable(f"{folder}: replaced again and again while loading")
 
     @classmethod
-    def _load_version(cls, version: Path, analyzer: Analyzer, params: BM25Params) -> SearchIndex:
+    def _load_version(cls, version: Path, analyzer: Analyzer, params: BM25Params, mmap: bool = False) -> SearchIndex:
         """Read and validate one version folder: every file present, of this format, the right types and sizes."""
         try:
             meta = json.loads((version / "meta.json").read_text(encoding="utf-8"))
@@ -384,7 +386,7 @@ class SearchIndex:
             seq, papers = meta["seq"], meta["papers"]
             if not isinstance(seq, int) or not isinstance(papers, int):
                 raise ValueError("meta.json: seq and papers must be integers")
-            arrays = {name: _load_array(version, name) for name in ARRAY_TYPES}
+            arrays = {name: _load_array(version, name, mmap) for name in ARRAY_TYPES}
             terms = _read_lines(version / "terms.txt")
             paper_ids = _read_lines(version / "paper_ids.txt")
         except IndexUnusable:
@@ -460,8 +462,8 @@ def _tidy(folder: Path, keep: set[str]) -> None:
         shutil.rmtree(folder.with_name(folder.name + leftover), ignore_errors=True)
 
 
-def _load_array(version: Path, name: str) -> np.ndarray:
-    array = np.load(version / f"{name}.npy", allow_pickle=False)
+def _load_array(version: Path, name: str, mmap: bool = False) -> np.ndarray:
+    array = np.load(version / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
     if array.dtype != ARRAY_TYPES[name] or array.ndim != 1:
         raise ValueError(
             f"{name}.npy holds {array.dtype} with {array.ndim} dimensions, expected 1-D {np.dtype(ARRAY_TYPES[name])}"
