@@ -47,7 +47,13 @@ def embed_size(embed: discord.Embed) -> int:
 def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=safe(answer.question, TITLE_MAX), colour=COLOUR)
     if not answer.found:
-        embed.description = "I found nothing in the corpus that answers this. Try `/search` with other words."
+        embed.description = "I found nothing in the corpus that answers this."
+        if answer.closest:
+            lines = [
+                safe(f"{c.title or c.paper_id} ({c.paper_id})", 300) for c in answer.closest
+            ]  # titles only: nothing is quoted as an answer
+            embed.add_field(name="Closest papers (they may not answer it)", value=_join_within(lines, FIELD_VALUE_MAX))
+        embed.description += " Try `/search` with other words."
         return embed
     by_number = {c.n: c for c in answer.citations}
     kept: list[str] = []

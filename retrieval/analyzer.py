@@ -43,6 +43,26 @@ _SPELLING = [
     ),
 ]
 MAX_QUERY_CHARS = 2000
+# Plural acronyms fold to their singular before case is lost: "CNNs" -> "CNN", "LLMs" -> "LLM"
+# (299 SciTLDR abstracts write one; "CNNs" would otherwise never match "CNN").
+_PLURAL_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]*[A-Z])s\b")
+# Contractions are mostly stop words ("aren't", "doesn't", "it's"); possessives keep their noun.
+# Without this "aren't" became the terms `aren` + `t`, which no abstract holds.
+_IRREGULAR_NEGATION = re.compile(r"\b(ca|wo|sha)n't\b")
+_CONTRACTION = re.compile(r"n't\b|'(?:s|re|ve|ll|d|m)\b")
+
+
+def normalise(text: str) -> str:
+    """Unicode NFKC, plural acronyms folded, contractions dropped, then case-folded."""
+    text = unicodedata.normalize("NFKC", text)
+    if "s" in text:
+        text = _PLURAL_ACRONYM.sub(r"\1", text)
+    text = text.casefold()
+    if "'" in text or "\u2019" in text:
+        text = text.replace("\u2019", "'")
+        text = _IRREGULAR_NEGATION.sub(lambda m: {"ca": "can", "wo": "will", "sha": "shall"}[m.group(1)], text)
+        text = _CONTRACTION.sub("", text)
+    return text
 
 
 class Analyzer:
@@ -66,7 +86,7 @@ class Analyzer:
             "stop_words": len(self.stop_words),
             "compounds": self.compounds,
             "spelling": self.spelling,
-            "version": 1,
+            "version": 2,
         }
 
     def _term_uncached(self, token: str) -> str:
@@ -84,10 +104,10 @@ class Analyzer:
 
     def words(self, text: str) -> list[str]:
         """The normalised words of `text` before stop words and stemming (the plain-word fast path)."""
-        return _PART.findall(unicodedata.normalize("NFKC", text).casefold())
+        return _PART.findall(normalise(text))
 
     def __call__(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFKC", text).casefold()
+        text = normalise(text)
         if not self.compounds:
             # the hot path for indexing: plain words, each mapped once through a dict cache
             return [term for term in map(self._words.__getitem__, _PART.findall(text)) if term]

@@ -7,20 +7,27 @@ is kept, and others only when they are likely evidence too and the best paper cl
 leads the next (`min_lead`); MMR keeps the answer from repeating itself; citations are
 numbered by first use.
 
-No-answer rule (also in the README): we answer only when the best sentence covers at
-least `min_coverage` of the question's idf mass. Below that, the corpus holds words
-near the question but nothing that answers it, and padding would mislead.
+Answer or abstain (retrieval/answerability.py): before any sentence is chosen, a model
+fitted on training splits judges from the question and the retrieved papers whether the
+corpus holds an answer at all; when it does not, the answer is "nothing found", with the
+closest papers only when they are plausibly related.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections import Counter
+from typing import NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
+from retrieval.analyzer import clip_query
+from retrieval.answer_type import gives, wanted_kind
+from retrieval.answerability import PaperTerms, Verdict, features, judge, paper_terms, question_weights
 from retrieval.evidence import evidence_probability, sentence_features
 from retrieval.index import SearchIndex
 
@@ -29,7 +36,6 @@ class AnswerOptions(BaseModel):
     max_sentences: int = Field(default=3, ge=1, le=10)
     max_chars: int = Field(default=600, ge=80, le=4000)
     papers: int = Field(default=5, ge=1, le=20, description="how many top papers to read sentences from")
-    min_coverage: float = Field(default=0.35, ge=0, le=1)
     doc_weight: float = Field(default=2.0, ge=0, description="weight of the paper's BM25 score beside the sentence's")
     min_doc_share: float = Field(
         default=0.95, ge=0, le=1, description="read papers scoring at least this share of the best"
@@ -43,6 +49,12 @@ class AnswerOptions(BaseModel):
         ge=0,
         le=1,
         description="more than one sentence only when the best paper's BM25 score leads the next by this share",
+    )
+    kind_bonus: float = Field(
+        default=0.25, ge=0, description="added to a sentence that gives the kind of answer asked for (answer_type.py)"
+    )
+    lead_with_top_paper: bool = Field(
+        default=True, description="the first sentence comes from search's first paper (see select_mmr)"
     )
 
 
@@ -61,10 +73,15 @@ class Citation(BaseModel):
 
 
 class Answer(BaseModel):
+    """`found` false means the corpus holds no answer: `answer` and `citations` are empty, and `closest`
+    lists the nearest papers when they are plausibly related (empty for a question far from the corpus)."""
+
     question: str
     found: bool
     answer: list[AnswerSentence]
     citations: list[Citation]
+    closest: list[Citation] = []
+    confidence: float = Field(default=0.0, description="the answer-or-abstain model's probability that it answers")
 
 
 class Candidate(BaseModel):
@@ -78,10 +95,16 @@ class Candidate(BaseModel):
 
 
 def score_sentences(
-    question: str, hits: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions
+    question: str,
+    hits: list[tuple[Paper, float]],
+    index: SearchIndex,
+    options: AnswerOptions,
+    terms: dict[str, PaperTerms] | None = None,
 ) -> list[Candidate]:
-    """Every sentence of the hit papers with its relevance to the question."""
+    """Every sentence of the hit papers with its relevance to the question (`terms`: papers already analyzed)."""
     analyzer, idf, vocab = index.analyzer, index.scorer.idf, index.vocab
+    terms = {} if terms is None else terms
+    kind = wanted_kind(question)
     question_terms = analyzer(question)
     weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in Counter(question_terms)}
     total = sum(weights.values())
@@ -92,7 +115,9 @@ def score_sentences(
     for paper, doc_score in hits:
         if doc_score < options.min_doc_share * best_doc:
             continue
-        sentence_terms = [analyzer(sentence) for sentence in paper.sentences]
+        if paper.id not in terms:
+            terms[paper.id] = paper_terms(paper, analyzer)
+        sentence_terms = terms[paper.id].sentences
         features, coverage = sentence_features(question_terms, weights, paper.sentences, sentence_terms)
         probability = evidence_probability(features)
         for position, sentence in enumerate(paper.sentences):
@@ -102,7 +127,9 @@ def score_sentences(
                     position=position,
                     text=sentence,
                     terms=frozenset(sentence_terms[position]),
-                    relevance=float(probability[position]) + options.doc_weight * doc_score / best_doc,
+                    relevance=float(probability[position])
+                    + options.doc_weight * doc_score / best_doc
+                    + options.kind_bonus * gives(kind, sentence),
                     coverage=float(coverage[position]),
                     probability=float(probability[position]),
                 )
@@ -110,10 +137,14 @@ def score_sentences(
     return candidates
 
 
-def select_mmr(candidates: list[Candidate], options: AnswerOptions) -> list[Candidate]:
-    """Maximal marginal relevance under the sentence and character budgets."""
+def select_mmr(candidates: list[Candidate], options: AnswerOptions, lead_paper: str | None = None) -> list[Candidate]:
+    """Maximal marginal relevance under the sentence and character budgets.
+
+    With `lead_paper`, the first sentence is that paper's best: the answer's first citation is
+    then search's first hit, so the answer never loses what search found.
+    """
     chosen: list[Candidate] = []
-    pool = sorted(candidates, key=lambda c: -c.relevance)
+    pool = sorted(candidates, key=lambda c: (lead_paper is not None and c.paper_id != lead_paper, -c.relevance))
     if pool:  # the best sentence always; the others only when they are likely evidence too
         pool = pool[:1] + [c for c in pool[1:] if c.probability >= options.min_probability]
     used = 0
@@ -136,24 +167,72 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def choose_sentences(
-    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions
-) -> list[Candidate] | None:
-    """The answer's sentences from the ranked papers (best first), or None when the no-answer rule holds.
+class Decision(NamedTuple):
+    verdict: Verdict
+    chosen: list[Candidate] | None  # None when the verdict is to abstain
+
+
+_MAX_IDF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # scorer -> its highest idf
+
+
+def answerability_row(
+    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex
+) -> tuple[np.ndarray | None, dict[str, PaperTerms]]:
+    """The answer-or-abstain features (None: nothing to judge) and the top papers' analyzed terms, kept for reuse."""
+    analyzer = index.analyzer
+    terms = {paper.id: paper_terms(paper, analyzer) for paper, _ in ranked[:3]}
+    scorer = index.scorer
+    if scorer not in _MAX_IDF:  # once per index state: a full pass over the vocabulary
+        _MAX_IDF[scorer] = float(scorer.idf.max()) if len(scorer.idf) else 1.0
+    row = features(
+        question_weights(question, analyzer),
+        ranked,
+        [terms[paper.id] for paper, _ in ranked[:3]],
+        index.vocab,
+        scorer.idf,
+        _MAX_IDF[scorer],
+        index.params.k1,
+        index.postings.n_docs,
+    )
+    return row, terms
+
+
+def decide(question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions) -> Decision:
+    """Answer or abstain, then the answer's sentences from the ranked papers (best first).
 
     When the best paper barely leads the next (`min_lead`), BM25 cannot tell which one
     answers, and the answer shrinks to its single best sentence instead of three that may
     all come from the wrong paper (on SciFact train, with out-of-fold evidence models, this
     took end-to-end evidence F1 from 0.439 to 0.450; see README "Quality").
     """
-    candidates = score_sentences(question, ranked, index, options)
-    if not candidates or max(c.coverage for c in candidates) < options.min_coverage:
-        return None
+    question = clip_query(question)
+    row, terms = answerability_row(question, ranked, index)
+    verdict = judge(row)
+    if not verdict.answer:
+        return Decision(verdict, None)
+    candidates = score_sentences(question, ranked, index, options, terms)
+    candidates = [c for c in candidates if c.coverage > 0]
+    if not candidates:
+        return Decision(verdict.model_copy(update={"answer": False}), None)
     scores = [score for _, score in ranked]
     lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
     if lead < options.min_lead:
         options = options.model_copy(update={"max_sentences": 1})
-    return select_mmr([c for c in candidates if c.coverage > 0], options)
+    first_paper = ranked[0][0].id if options.lead_with_top_paper else None
+    return Decision(verdict, select_mmr(candidates, options, first_paper))
+
+
+def choose_sentences(
+    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions
+) -> list[Candidate] | None:
+    """The answer's sentences, or None when the corpus holds no answer (what `eval evidence` scores)."""
+    return decide(question, ranked, index, options).chosen
+
+
+def _citation(n: int, paper: Paper, score: float) -> Citation:
+    return Citation(
+        n=n, paper_id=paper.id, title=paper.title, url=paper.url, published=paper.published, score=round(score, 6)
+    )
 
 
 def answer_question(question: str, index: SearchIndex, store: Store, options: AnswerOptions | None = None) -> Answer:
@@ -162,37 +241,38 @@ def answer_question(question: str, index: SearchIndex, store: Store, options: An
     hits = index.search(question, options.papers)
     papers = store.get_many([h.paper_id for h in hits])
     ranked = [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
-    chosen = choose_sentences(question, ranked, index, options)
+    verdict, chosen = decide(question, ranked, index, options)
     if chosen is None:
-        return Answer(question=question, found=False, answer=[], citations=[])
-    scores = {h.paper_id: h.score for h in hits}
+        closest = (
+            [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []
+        )
+        return Answer(
+            question=question, found=False, answer=[], citations=[], closest=closest, confidence=verdict.probability
+        )
+    scores = {paper.id: score for paper, score in ranked}
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
     for candidate in chosen:
         if candidate.paper_id not in numbers:
-            paper = papers[candidate.paper_id]
-            numbers[paper.id] = len(numbers) + 1
+            numbers[candidate.paper_id] = len(numbers) + 1
             citations.append(
-                Citation(
-                    n=numbers[paper.id],
-                    paper_id=paper.id,
-                    title=paper.title,
-                    url=paper.url,
-                    published=paper.published,
-                    score=round(scores[paper.id], 6),
-                )
+                _citation(numbers[candidate.paper_id], papers[candidate.paper_id], scores[candidate.paper_id])
             )
         sentences.append(AnswerSentence(text=candidate.text, citation=numbers[candidate.paper_id]))
-    return Answer(question=question, found=True, answer=sentences, citations=citations)
+    return Answer(question=question, found=True, answer=sentences, citations=citations, confidence=verdict.probability)
 
 
 def render_answer_text(answer: Answer) -> str:
     """Terminal form: the sentences with [n] markers, then the numbered references."""
     if not answer.found:
-        return (
-            f"I found nothing in the corpus that answers {answer.question!r}.\nTry `paperbot search` with other words."
-        )
+        shown = answer.question if len(answer.question) <= 200 else answer.question[:200] + "…"
+        text = f"I found nothing in the corpus that answers {shown!r}."
+        if answer.closest:
+            text += "\nThe closest papers, which may not answer it:\n" + "\n".join(
+                f"  {c.title or c.paper_id} ({c.paper_id}){' ' + c.url if c.url else ''}" for c in answer.closest
+            )
+        return text + "\nTry `paperbot search` with other words."
     body = " ".join(f"{s.text} [{s.citation}]" for s in answer.answer)
     refs = []
     for c in answer.citations:

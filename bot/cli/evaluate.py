@@ -22,6 +22,10 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
         from retrieval.benchmarks import eval_evidence
 
         result = eval_evidence(data_dir, args.split)
+    elif args.task == "answerability":
+        from retrieval.benchmarks import eval_answerability
+
+        result = eval_answerability(data_dir)
     else:
         from retrieval.benchmarks import eval_tldr
 
@@ -43,9 +47,11 @@ def _flat_lines(data: dict, prefix: str = "") -> list[str]:
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on the benchmarks in ../shared/data")
-    evaluate.add_argument("task", choices=["retrieval", "evidence", "tldr"])
+    evaluate.add_argument("task", choices=["retrieval", "evidence", "tldr", "answerability"])
     evaluate.add_argument(
-        "--split", default="test", help="retrieval: train|test; evidence: train|dev; tldr: train|dev|test"
+        "--split",
+        default="test",
+        help="retrieval: train|test; evidence: train|dev; tldr: train|dev|test; answerability: held-out sets only",
     )
     evaluate.add_argument("--data", help="the shared/data folder (default: ../shared/data beside the checkout)")
     evaluate.set_defaults(handler=cmd_eval)

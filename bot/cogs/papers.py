@@ -162,7 +162,8 @@ class Papers(commands.Cog):
         is_dm = message.guild is None
         if not is_dm and not any(user.id == self.bot.user.id for user in message.mentions):
             return
-        question = re.sub(rf"<@!?{self.bot.user.id}>", " ", message.content).strip()
+        # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
+        question = re.sub(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b", " ", message.content).strip()
         if not question:
             await message.reply(HELP, allowed_mentions=NONE, mention_author=False)
             return

@@ -119,7 +119,7 @@ def test_console_script_help():
 
 def test_ask_json_contract_and_batch(capsys, home, tmp_path):
     data = run_json(capsys, "ask", "how do you train transformers without normalisation?", "--home", str(home))
-    assert set(data) == {"question", "found", "answer", "citations"} and data["found"]
+    assert set(data) == {"question", "found", "answer", "citations", "closest", "confidence"} and data["found"]
     assert set(data["answer"][0]) == {"text", "citation"}
     assert set(data["citations"][0]) == {"n", "paper_id", "title", "url", "published", "score"}
     batch = tmp_path / "questions.jsonl"

@@ -51,7 +51,7 @@ def test_no_answer_is_said_plainly(bundled, question):
 
 def test_budgets_are_respected(bundled):
     index, store = bundled
-    answer = answer_question("multimodal models", index, store, AnswerOptions(max_sentences=1))
+    answer = answer_question("Does Flamingo use few-shot learning?", index, store, AnswerOptions(max_sentences=1))
     assert len(answer.answer) == 1
 
 
