@@ -7,6 +7,7 @@ traceback; a read-only store passed `check` and failed `ingest` with a traceback
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -108,16 +109,24 @@ def test_a_corrupt_page_is_one_line(home: Path):
     assert_refused_everywhere(home, (str(store), "damaged", "backup"))
 
 
-def test_a_read_only_store_fails_check_serve_and_ingest_in_one_line(home: Path, tmp_path: Path):
+@pytest.mark.parametrize("part", ["store file", "-wal file"])
+def test_a_read_only_store_fails_check_serve_and_ingest_in_one_line(home: Path, tmp_path: Path, part: str):
     write_papers(tmp_path / "new.jsonl", "ro-store", 2)
-    with Immutable(home / STORE_FILE):
-        check = cli(home, "check", "--no-token")
-        assert check.returncode == 1 and "read-only" in check.stdout, check.stdout
-        assert "read-only" in (serve_error(home) or "")
-        ingest = cli(home, "ingest", str(tmp_path / "new.jsonl"))
-        assert ingest.returncode == 1
-        no_traceback(ingest)
-        assert "read-only" in one_line(ingest.stderr)
-        search = cli(home, "search", "perceiver")  # reading still works
-        assert search.returncode == 0 and "2103.03206" in search.stdout, search.stderr
+    keeper = sqlite3.connect(home / STORE_FILE)  # holds the -wal file open, so it exists while the test runs
+    try:
+        with keeper:
+            keeper.execute("INSERT INTO meta (key, value) VALUES ('test', 'wal') ON CONFLICT(key) DO NOTHING")
+        target = home / (STORE_FILE if part == "store file" else STORE_FILE + "-wal")
+        with Immutable(target):
+            check = cli(home, "check", "--no-token")
+            assert check.returncode == 1 and "read-only" in check.stdout, check.stdout
+            assert "read-only" in (serve_error(home) or "")
+            ingest = cli(home, "ingest", str(tmp_path / "new.jsonl"))
+            assert ingest.returncode == 1
+            no_traceback(ingest)
+            assert "read-only" in one_line(ingest.stderr)
+            search = cli(home, "search", "perceiver")  # reading still works
+            assert search.returncode == 0 and "2103.03206" in search.stdout, search.stderr
+    finally:
+        keeper.close()
     assert cli(home, "ingest", str(tmp_path / "new.jsonl")).returncode == 0
