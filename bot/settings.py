@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     digest_runner: bool = Field(default=True, validation_alias="PAPERBOT_DIGEST_RUNNER")
     fetch_delay: float = Field(default=3.0, ge=0, validation_alias="PAPERBOT_FETCH_DELAY")
     log_format: str = Field(default="plain", pattern="^(plain|json)$", validation_alias="PAPERBOT_LOG_FORMAT")
+    # arXiv's base URLs; corpus.feeds and corpus.harvest read the same variables (tests point them at 127.0.0.1)
+    arxiv_api_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_API_URL")
+    arxiv_rss_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_RSS_URL")
+    arxiv_oai_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_OAI_URL")
 
     @field_validator("log_level")
     @classmethod

@@ -6,10 +6,12 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from corpus.text import clean_title, collapse_whitespace, split_sentences
+from corpus.text import collapse_whitespace, split_sentences
 
 # New style: 2403.05530 (4+5 digits since 2015, 4+4 before). Old style: hep-th/9901001, math.AG/0101001.
 _NEW_ARXIV = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
@@ -71,8 +73,11 @@ class Paper(BaseModel):
     authors: list[str] = Field(default_factory=list)
     abstract: str = Field(min_length=1)
     sentences: list[str] = Field(default_factory=list, description="the abstract split once, at ingest")
-    published: dt.date | None = None
+    published: dt.date | None = Field(default=None, description="the first version's date, never a re-announcement")
     updated: dt.date | None = None
+    announced: dt.date | None = Field(
+        default=None, description="the day a feed (re-)announced it: new, cross or replace"
+    )
     comment: str | None = None
     categories: list[str] = Field(default_factory=list)
     url: str | None = None
@@ -101,8 +106,10 @@ class Paper(BaseModel):
 
     @field_validator("title")
     @classmethod
-    def _clean_title(cls, value: str) -> str:
-        return clean_title(value)
+    def _title(cls, value: str) -> str:
+        # LaTeX and entities are decoded once, by the loaders (corpus.text.clean_title); doing it here
+        # would clean a stored title again on every read, and cleaning is only idempotent, not free.
+        return collapse_whitespace(value)
 
     @field_validator("abstract")
     @classmethod
@@ -116,7 +123,7 @@ class Paper(BaseModel):
     @field_validator("authors", "categories")
     @classmethod
     def _clean_names(cls, value: list[str]) -> list[str]:
-        return [name for name in (clean_title(v) for v in value) if name]
+        return [name for name in (collapse_whitespace(v) for v in value) if name]
 
     @field_validator("comment")
     @classmethod
@@ -139,4 +146,68 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Fingerprint of everything but the source, to tell 'unchanged' from 'updated'."""
         payload = self.model_dump(mode="json", exclude={"source"})
+        if payload.get("announced") is None:
+            payload.pop("announced", None)  # so records stored before the field existed keep their hash
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+_EMPTY: tuple = (None, "", [])
+
+
+def merge(old: Paper, new: Paper) -> Paper:
+    """The same paper seen again: the new record updates, and fills, but never blanks a field.
+
+    A field the new record lacks (a seed abstract without a title, a feed item without a date)
+    keeps its stored value. An older version only fills what the stored one lacks. `published`
+    is the first version's date, so the earlier of two dates wins. The abstract and its
+    sentences travel together, so answers keep quoting the sentences of the abstract they show.
+    """
+    older = new.version is not None and old.version is not None and new.version < old.version
+    base, extra = (old, new) if older else (new, old)
+    fields = base.model_dump()
+    other = extra.model_dump()
+    for name, value in other.items():
+        if name in ("sentences", "source"):
+            continue
+        if fields.get(name) in _EMPTY and value not in _EMPTY:
+            fields[name] = value
+            if name == "abstract":
+                fields["sentences"] = other["sentences"]
+    if old.published and new.published:
+        fields["published"] = min(old.published, new.published)
+    versions = [v for v in (old.version, new.version) if v is not None]
+    fields["version"] = max(versions) if versions else None
+    fields["source"] = new.source or old.source
+    return Paper(**fields)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located by line (or feed entry) and field."""
+
+    where: str  # "12" for a line, "entry 3" for a feed entry, "" for the whole file
+    field: str
+    message: str
+
+
+class RecordError(Exception):
+    """A record that cannot become a Paper: the problems say where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.where}: {p.field}: {p.message}" for p in problems))
+
+
+@dataclass
+class RawRecord:
+    """A record read but not yet validated, so an unchanged one can be skipped without building it.
+
+    `digest` fingerprints the record's raw text: when the store saw the same digest for the
+    same `id` before, the record is unchanged and `build` (JSON decoding, cleaning, sentence
+    splitting: most of an ingest's time) is never called.
+    """
+
+    where: str
+    id: str | None
+    digest: str | None
+    build: Callable[[], Paper] = field(repr=False)

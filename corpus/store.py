@@ -1,6 +1,7 @@
 """The SQLite store: one file under the paperbot home holds every paper.
 
-Each ingest of one file is one transaction, so a file is stored whole or not at all.
+Each ingest of one file is staged, then merged in one transaction, so a file is stored
+whole or not at all, and a record that lacks a field never erases the stored value.
 Every insert or change bumps a sequence number; the retrieval index remembers the
 last number it saw and asks only for what changed since (`index_rows(after_seq)`).
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from corpus.models import Paper
+from corpus.models import Paper, Problem, RawRecord, RecordError, merge
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -35,16 +38,28 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# Kept outside SCHEMA on purpose: created by the ingest path that uses them.
+_RAW_DIGESTS = "CREATE TABLE IF NOT EXISTS raw_digests (id TEXT PRIMARY KEY, digest TEXT NOT NULL)"
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS staging (id TEXT PRIMARY KEY, version INTEGER, hash TEXT NOT NULL,"
+    " record TEXT NOT NULL, published TEXT, source TEXT NOT NULL, digest TEXT)"
+)
+
+
 class IngestReport(BaseModel):
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    rejected: int = Field(default=0, description="records left out by skip_bad")
+    problems: list[Problem] = Field(default_factory=list, exclude=True)
 
     def __add__(self, other: IngestReport) -> IngestReport:
         return IngestReport(
             added=self.added + other.added,
             updated=self.updated + other.updated,
             unchanged=self.unchanged + other.unchanged,
+            rejected=self.rejected + other.rejected,
+            problems=self.problems + other.problems,
         )
 
 
@@ -53,6 +68,14 @@ class CorpusStats(BaseModel):
     earliest: dt.date | None
     latest: dt.date | None
     sources: dict[str, int]
+
+
+class RecordsRejected(Exception):
+    """Some records of an input are bad, so none of it was stored: `problems` says which and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} bad records; nothing stored")
 
 
 class StoreError(Exception):
@@ -150,43 +173,167 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     @_guarded
-    def ingest(self, papers: Iterable[Paper]) -> IngestReport:
-        """Store papers in one transaction: new ids added, newer versions or changed records updated.
+    def ingest(
+        self,
+        items: Iterable[Paper | RawRecord | Problem],
+        *,
+        skip_bad: bool = False,
+        batch_size: int = 2000,
+        workers: int = 1,
+    ) -> IngestReport:
+        """Store papers as one change: new ids added, others merged (a new record fills, never blanks).
 
-        The write lock is taken first (BEGIN IMMEDIATE) and the sequence read inside it, so two
-        writers never hand out the same numbers (the index's catch-up relies on that) and never
-        both insert one id.
+        Records are staged in a temporary table in batches, so memory stays flat whatever the
+        input's size and the store is not locked while the input is read; the staged records
+        are then merged into `papers` in one transaction. A problem anywhere (a bad record, or
+        an exception from the input) leaves the store exactly as it was, unless `skip_bad`:
+        then the good records are stored and the problems come back in `report.problems`.
+        A RawRecord whose raw text the store saw last time for the same id is counted
+        unchanged without being built at all, which is what makes re-ingesting a dump cheap.
+        With `workers` > 1, a big input's records are built (decoded, cleaned, split into
+        sentences: most of the time) in that many forked processes while this one stores.
+        The merge takes the write lock first (BEGIN IMMEDIATE) and reads the sequence inside
+        it, so two writers never hand out the same numbers (the index's catch-up relies on
+        that) and never both insert one id.
         """
         report = IngestReport()
+        problems: list[Problem] = []
+        self._db.execute(_RAW_DIGESTS)
+        self._db.execute(_STAGING)
+        self._db.execute("DELETE FROM temp.staging")
+        self._db.commit()
+        builder = _Builder(workers)
+        try:
+            batch: list[Paper | RawRecord] = []
+            in_flight = None  # one batch being built by the workers while the next one is read
+            for item in items:
+                if isinstance(item, Problem):
+                    problems.append(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    prepared = self._prepare(batch, report, builder)
+                    if in_flight:
+                        self._stage(*in_flight, problems, skip_bad)
+                    in_flight, batch = prepared, []
+            if in_flight:
+                self._stage(*in_flight, problems, skip_bad)
+            self._stage(*self._prepare(batch, report, builder), problems, skip_bad)
+            if problems and not skip_bad:
+                raise RecordsRejected(problems)
+            report.rejected = len(problems)
+            report.problems = problems
+            self._merge_staged(report, batch_size)
+        finally:
+            builder.close()
+            self._db.rollback()  # only ever an unfinished batch: the merge commits on its own
+            self._db.execute("DELETE FROM temp.staging")
+            self._db.commit()
+        return report
+
+    def _prepare(self, batch: list, report: IngestReport, builder: _Builder) -> tuple[list, Iterator]:
+        """Set the batch's records building (all but those unchanged since last time); returns what _stage needs."""
+        if not batch:
+            return [], iter(())
+        keys = [item.id for item in batch if isinstance(item, RawRecord) and item.id and item.digest]
+        known = dict(self._select_in("SELECT id, digest FROM raw_digests WHERE id IN ({})", keys)) if keys else {}
+        pending: list[tuple[str | None, Paper | Callable[[], Paper]]] = []
+        for item in batch:
+            if isinstance(item, RawRecord):
+                if item.id and item.digest and known.get(item.id) == item.digest:
+                    report.unchanged += 1
+                else:
+                    pending.append((item.digest, item.build))
+            else:
+                pending.append((None, item))
+        return pending, builder.rows([thing for _, thing in pending if not isinstance(thing, Paper)])
+
+    def _stage(self, pending: list, built: Iterator, problems: list[Problem], skip_bad: bool) -> None:
+        """Put a prepared batch's built records in the staging table, merging any id seen twice."""
+        staged: dict[str, tuple[tuple, str | None]] = {}
+        for digest, thing in pending:
+            row, errors = (_row(thing), []) if isinstance(thing, Paper) else next(built)
+            if errors:
+                problems.extend(errors)
+                continue
+            if problems and not skip_bad:
+                continue  # the file is rejected anyway: only look for further problems
+            if row[0] in staged:  # the same paper twice in one input: one record, merged
+                row = _row(merge(_paper(staged[row[0]][0]), _paper(row)))
+            staged[row[0]] = (row, digest)
+        if not staged:
+            return
+        for paper_id, record in self._select_in("SELECT id, record FROM temp.staging WHERE id IN ({})", list(staged)):
+            row, digest = staged[paper_id]
+            staged[paper_id] = (_row(merge(Paper.model_validate_json(record), _paper(row))), digest)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO temp.staging (id, version, hash, record, published, source, digest)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, digest) for row, digest in staged.values()],
+        )
+        self._db.commit()
+
+    def _merge_staged(self, report: IngestReport, batch_size: int) -> None:
+        """Move the staged records into `papers` in one transaction: insert the new, merge the known."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._db:  # commits on success, rolls back on any exception
             self._db.execute("BEGIN IMMEDIATE")
             seq = self.sequence
-            for paper in papers:
-                digest = paper.content_hash()
-                row = self._db.execute("SELECT version, hash FROM papers WHERE id = ?", (paper.id,)).fetchone()
-                if row is not None:
-                    old_version, old_hash = row
-                    if old_hash == digest or _is_older(paper.version, old_version):
+            report.unchanged += self._db.execute(
+                "SELECT COUNT(*) FROM temp.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
+            ).fetchone()[0]
+            cursor = self._db.execute(
+                "INSERT INTO papers (id, version, hash, record, published, source, added_at, seq)"
+                " SELECT id, version, hash, record, published, source, ?, ? + ROW_NUMBER() OVER (ORDER BY rowid)"
+                " FROM temp.staging s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY rowid",
+                (now, seq),
+            )
+            report.added += cursor.rowcount
+            seq += cursor.rowcount
+            last = 0
+            while True:
+                rows = self._db.execute(
+                    "SELECT s.rowid, s.record, p.record, p.hash FROM temp.staging s JOIN papers p ON p.id = s.id"
+                    " WHERE s.rowid > ? AND p.hash != s.hash ORDER BY s.rowid LIMIT ?",
+                    (last, batch_size),
+                ).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                updates = []
+                for _, new_record, old_record, old_hash in rows:
+                    merged = merge(Paper.model_validate_json(old_record), Paper.model_validate_json(new_record))
+                    digest = merged.content_hash()
+                    if digest == old_hash:
                         report.unchanged += 1
                         continue
-                seq += 1
-                values = (paper.version, digest, paper.model_dump_json(), _iso(paper.published), paper.source, seq)
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO papers (version, hash, record, published, source, seq, added_at, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, now, paper.id),
+                    seq += 1
+                    updates.append(
+                        (
+                            merged.version,
+                            digest,
+                            merged.model_dump_json(),
+                            _iso(merged.published),
+                            merged.source,
+                            seq,
+                            merged.id,
+                        )
                     )
-                    report.added += 1
-                else:
-                    self._db.execute(
-                        "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?",
-                        (*values, paper.id),
-                    )
-                    report.updated += 1
+                self._db.executemany(
+                    "UPDATE papers SET version=?, hash=?, record=?, published=?, source=?, seq=? WHERE id=?", updates
+                )
+                report.updated += len(updates)
+            self._db.execute(
+                "INSERT OR REPLACE INTO raw_digests (id, digest) SELECT id, digest FROM temp.staging WHERE digest IS NOT NULL"
+            )
             self._set_meta("seq", str(seq))
-        return report
+
+    def _select_in(self, sql: str, keys: list[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows.extend(self._db.execute(sql.format(",".join("?" * len(chunk))), chunk))
+        return rows
 
     @_guarded
     def get_meta(self, key: str) -> str | None:
@@ -317,6 +464,56 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from None
         if result != "ok":
             raise StoreError(f"{self.path}: integrity check failed: {result}")
+
+
+def _row(paper: Paper) -> tuple:
+    """A paper as the staging table holds it: (id, version, hash, record, published, source)."""
+    return (paper.id, paper.version, paper.content_hash(), paper.model_dump_json(), _iso(paper.published), paper.source)
+
+
+def _paper(row: tuple) -> Paper:
+    return Paper.model_validate_json(row[3])
+
+
+def _build_row(build: Callable[[], Paper]) -> tuple[tuple | None, list[Problem]]:
+    """Build one record into a staging row; in a worker process when there are workers."""
+    try:
+        return _row(build()), []
+    except RecordError as exc:
+        return None, exc.problems
+
+
+class _Builder:
+    """Builds records in this process, or, for big inputs, in forked worker processes.
+
+    Only builds that can be pickled (functools.partial of a module-level function, as the JSON
+    Lines reader makes them) go to the workers; the pool starts with the first full batch, so a
+    small file never pays for it. Fork, not spawn: `python -m bot.cli` would run again in a
+    spawned child. Where fork is missing (Windows, macOS default), records are built here.
+    """
+
+    MIN_PARALLEL = 256
+
+    def __init__(self, workers: int):
+        self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
+        self.pool: ProcessPoolExecutor | None = None
+
+    def rows(self, builds: list) -> Iterator[tuple[tuple | None, list[Problem]]]:
+        parallel = (
+            self.workers > 1
+            and len(builds) >= self.MIN_PARALLEL
+            and all(isinstance(b, functools.partial) for b in builds)
+        )
+        if not parallel:
+            return iter([_build_row(b) for b in builds])  # now: the caller relies on the order of effects
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        return self.pool.map(_build_row, builds, chunksize=max(16, len(builds) // (self.workers * 4)))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
 
 
 def _is_older(new: int | None, old: int | None) -> bool:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import digests, evaluate, papers, query, service
+from bot.cli import digests, evaluate, harvest, papers, query, service
 from bot.cli.common import EXIT_USAGE, Context, UserError
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
 
-COMMAND_GROUPS = (query, papers, evaluate, service, digests)
+COMMAND_GROUPS = (query, papers, harvest, evaluate, service, digests)
 
 
 def build_parser() -> argparse.ArgumentParser:

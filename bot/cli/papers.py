@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from pydantic import BaseModel
+from tqdm import tqdm
 
 from bot.cli.common import Context, emit
-from corpus.loaders import LoadError, load_path
-from corpus.store import IngestReport
+from corpus.formats import records, supported_files
+from corpus.loaders import LoadError, Problem
+from corpus.store import CorpusStats, IngestReport, RecordsRejected
 
 
-class FileReport(IngestReport):
+class FileReport(BaseModel):
     path: str
-    rejected: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0  # 1 when the file was rejected whole
+    skipped: int = 0  # bad records left out under --skip-bad
     errors: list[str] = []
 
 
@@ -25,58 +34,125 @@ class IngestOut(BaseModel):
     updated: int
     unchanged: int
     rejected: int
+    skipped: int
     papers: int
+
+
+def _expand(raw_paths: list[str]) -> Iterator[tuple[str, Path | None, LoadError | None]]:
+    """Each file to ingest: a folder stands for every supported file in it (and below)."""
+    for raw in raw_paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = supported_files(path)
+            if not files:
+                message = "no supported files in this folder (.jsonl, .json, .xml, .rss, .atom, .txt, or those .gz/.bz2/.xz/.zip)"
+                yield raw, None, LoadError(raw, [Problem("", "folder", message)])
+            for file in files:
+                yield str(file), file, None
+        else:
+            yield raw, path, None
+
+
+def _progress(items: Iterable, label: str) -> Iterable:
+    """A record counter on a terminal (tqdm turns itself off when stderr is not one: logs and pipes stay clean)."""
+    return tqdm(items, desc=label, unit=" records", disable=None, file=sys.stderr, mininterval=0.5, leave=False)
 
 
 def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
     started = time.perf_counter()
     reports: list[FileReport] = []
-    for raw in args.paths:
-        try:
-            papers = load_path(raw)
-        except LoadError as exc:
-            reports.append(FileReport(path=raw, rejected=1, errors=exc.render().splitlines()))
+    for display, path, error in _expand(args.paths):
+        if error is not None:
+            reports.append(FileReport(path=display, rejected=1, errors=error.render().splitlines()))
             continue
-        reports.append(FileReport(path=raw, **ctx.store.ingest(papers).model_dump()))
+        try:
+            report: IngestReport = ctx.store.ingest(
+                _progress(records(path), path.name), skip_bad=args.skip_bad, workers=min(2, os.cpu_count() or 1)
+            )
+        except LoadError as exc:
+            reports.append(FileReport(path=display, rejected=1, errors=exc.render().splitlines()))
+            continue
+        except RecordsRejected as exc:
+            rendered = LoadError(display, exc.problems).render().splitlines()
+            reports.append(FileReport(path=display, rejected=1, errors=rendered))
+            continue
+        skipped = [f"{display}:{p.where}: {p.field}: {p.message} (skipped)" for p in report.problems]
+        reports.append(
+            FileReport(
+                path=display,
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                skipped=report.rejected,
+                errors=skipped,
+            )
+        )
     if any(r.added or r.updated for r in reports):
         ctx.sync_index()  # now, so the next command starts at once
-    total = sum(
-        (IngestReport(**r.model_dump(include={"added", "updated", "unchanged"})) for r in reports), IngestReport()
-    )
     out = IngestOut(
-        files=reports, rejected=sum(r.rejected for r in reports), papers=len(ctx.store), **total.model_dump()
+        files=reports,
+        added=sum(r.added for r in reports),
+        updated=sum(r.updated for r in reports),
+        unchanged=sum(r.unchanged for r in reports),
+        rejected=sum(r.rejected for r in reports),
+        skipped=sum(r.skipped for r in reports),
+        papers=len(ctx.store),
     )
     for report in reports:
-        for error in report.errors:
-            print(error, file=sys.stderr)
+        for line in report.errors:
+            print(line, file=sys.stderr)
 
     def text() -> str:
         lines = []
         for r in reports:
-            status = (
-                "rejected (nothing stored)"
-                if r.rejected
-                else f"{r.added} added, {r.updated} updated, {r.unchanged} unchanged"
-            )
+            if r.rejected:
+                status = "rejected (nothing stored; fix the lines above, or --skip-bad to store the good records)"
+            else:
+                status = f"{r.added} added, {r.updated} updated, {r.unchanged} unchanged"
+                if r.skipped:
+                    status += f", {r.skipped} bad records skipped"
             lines.append(f"{r.path}: {status}")
-        lines.append(
-            f"total: {out.added} added, {out.updated} updated, {out.unchanged} unchanged, {out.rejected} rejected;"
-            f" {out.papers} papers in the corpus ({time.perf_counter() - started:.1f} s)"
-        )
+        total = f"total: {out.added} added, {out.updated} updated, {out.unchanged} unchanged, {out.rejected} rejected"
+        if out.skipped:
+            total += f", {out.skipped} skipped"
+        lines.append(f"{total}; {out.papers} papers in the corpus ({time.perf_counter() - started:.1f} s)")
         return "\n".join(lines)
 
     emit(args, out, text)
     return 1 if out.rejected else 0
 
 
+BUNDLED_SOURCES = {"seed", "000_a66cf86bf03b87ab.txt", "003_92396caf92415d76.txt"}
+
+
+def describe_source(source: str) -> str:
+    """Where papers came from, in words: the bundled set, an arXiv listing or search, a harvest, or a file."""
+    if source in BUNDLED_SOURCES:
+        return "bundled with paperbot"
+    for prefix, words in (
+        ("arXiv listing ", "arXiv's daily listing for "),
+        ("arXiv search ", "the arXiv search "),
+        ("arXiv harvest ", "harvested from arXiv, "),
+    ):
+        if source.startswith(prefix):
+            return words + source.removeprefix(prefix)
+    return f"the file {source}" if source else "an unnamed source"
+
+
 def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
-    stats = ctx.store.stats()
+    stats: CorpusStats = ctx.store.stats()
     ctx.sync_index()  # so a fresh home is searchable, and `paperbot check` finds a fresh index
 
     def text() -> str:
-        span = f"{stats.earliest} to {stats.latest}" if stats.earliest else "no dates"
-        sources = ", ".join(f"{name} ({count})" for name, count in stats.sources.items())
-        return f"{stats.papers} papers, published {span}\nsources: {sources}\nhome: {ctx.home}"
+        span = f"published {stats.earliest} to {stats.latest}" if stats.earliest else "no publication dates"
+        described: dict[str, int] = {}
+        for name, count in stats.sources.items():
+            words = describe_source(name)
+            described[words] = described.get(words, 0) + count
+        lines = [f"{stats.papers} papers, {span}", "where they came from (the last source that changed each):"]
+        lines += [f"  {count:>8}  {words}" for words, count in sorted(described.items(), key=lambda kv: -kv[1])]
+        lines.append(f"home: {ctx.home}")
+        return "\n".join(lines)
 
     emit(args, stats, text)
     return 0
@@ -84,9 +160,17 @@ def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ingest = commands.add_parser(
-        "ingest", parents=[common], help="add papers from seed text, JSON Lines or arXiv Atom/RSS files"
+        "ingest",
+        parents=[common],
+        help="add papers from files or folders: JSON Lines (arXiv snapshot ...), arXiv Atom/RSS, OAI-PMH XML, seed text;"
+        " .gz/.bz2/.xz/.zip read directly",
     )
-    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="a file, or a folder: every supported file in it")
+    ingest.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="store a file's good records and list the bad ones (default: a bad record rejects its whole file)",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     corpus = commands.add_parser("corpus", parents=[common], help="what the corpus holds")

@@ -28,9 +28,10 @@ def test_rss_listing_with_cross_lists_replacements_and_missing_fields():
 def test_a_replacement_updates_the_stored_paper(tmp_path):
     with Store(tmp_path / "s.sqlite3") as store:
         store.ingest(load_path(FIXTURES / "arxiv_api.atom"))  # Gemini 1.5 v4
-        report = store.ingest(load_path(FIXTURES / "arxiv_cs_LG.rss"))  # carries v2: older, ignored
-        assert report.added == 3 and report.unchanged == 1
-        assert store.get("2403.05530").version == 4
+        report = store.ingest(load_path(FIXTURES / "arxiv_cs_LG.rss"))  # carries v2: older, only fills blanks
+        assert report.added == 3 and report.updated == 1  # the announcement day, which v4 from the API lacked
+        gemini = store.get("2403.05530")
+        assert gemini.version == 4 and str(gemini.published) == "2024-03-08" and len(gemini.authors) == 2
 
 
 def test_empty_and_malformed_feeds(tmp_path):
@@ -98,3 +99,41 @@ def test_fetch_skips_failing_feeds_and_keeps_the_rest(tmp_path):
     assert len(result.errors) == 2
     assert any("/slow" in e and "TimeoutError" in e for e in result.errors)
     assert any("/garbage" in e and "unreadable feed" in e for e in result.errors)
+
+
+def test_api_searches_page_through_every_result(monkeypatch):
+    import corpus.feeds as feeds
+
+    template = (FIXTURES / "arxiv_api.atom").read_text()
+    starts: list[int] = []
+
+    async def api(request):
+        start = int(request.query["start"])
+        starts.append(start)
+        body = template.replace("<opensearch:totalResults", "<opensearch:totalResults").replace(
+            ">2</opensearch:totalResults>", ">5</opensearch:totalResults>"
+        )
+        body = body.replace("2403.05530", f"2403.{start + 10:05d}").replace("hep-th/9901001", f"2403.{start + 11:05d}")
+        if start == 4:  # the last page holds one result
+            body = body[: body.index("<entry>", body.index("<entry>") + 1)] + "</feed>"
+        return web.Response(body=body.encode(), content_type="application/atom+xml")
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_get("/api/query", api)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("PAPERBOT_ARXIV_API_URL", f"http://127.0.0.1:{port}/api/query")
+        try:
+            return await fetch_all([FeedSource(spec="search:abs:gemini")], delay=0.01)
+        finally:
+            await runner.cleanup()
+
+    monkeypatch.setattr(feeds, "PAGE_SIZE", 2)
+    result = asyncio.run(scenario())
+    assert starts == [0, 2, 4] and not result.errors
+    assert len({p.id for p in result.papers}) == 5
+    assert {p.source for p in result.papers} == {"arXiv search abs:gemini"}

@@ -23,12 +23,14 @@ def test_ingest_is_idempotent_and_newer_versions_replace(tmp_path):
             "added": 2,
             "updated": 0,
             "unchanged": 0,
+            "rejected": 0,
         }
         seq = store.sequence
         assert store.ingest([paper("2101.00001", 1), paper("2101.00002")]).model_dump() == {
             "added": 0,
             "updated": 0,
             "unchanged": 2,
+            "rejected": 0,
         }
         assert store.sequence == seq
         report = store.ingest([paper("2101.00001", 2, "A revised abstract.")])
