@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import inspect
 import multiprocessing
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper, Problem, RawRecord, RecordError, merge
+from corpus.workers import die_with_parent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -507,7 +509,12 @@ class _Builder:
         if not parallel:
             return iter([_build_row(b) for b in builds])  # now: the caller relies on the order of effects
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self.pool.map(_build_row, builds, chunksize=max(16, len(builds) // (self.workers * 4)))
 
     def close(self) -> None:

@@ -8,12 +8,10 @@ rebuild, and saves the result, so the index is never stale.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import shutil
-import signal
 import tempfile
 import time
 from collections import Counter
@@ -29,6 +27,7 @@ import numpy as np
 from corpus.home import file_lock
 from corpus.models import Paper
 from corpus.store import Store
+from corpus.workers import die_with_parent
 from retrieval.analyzer import Analyzer, clip_query
 from retrieval.bm25 import BM25Params, BM25Scorer, Postings
 
@@ -63,18 +62,6 @@ def as_doc(paper: Paper) -> IndexDoc:
 
 
 _WORKER_ANALYZER: Analyzer | None = None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """Pool worker initializer: the kernel kills this worker when its parent dies (even by kill -9).
-
-    Without it, a build's workers outlive a killed command forever, holding memory and the store.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def _default_analyzer() -> Analyzer:
@@ -206,7 +193,7 @@ class SearchIndex:
             for batch in chunks:
                 yield batch, _analyze_chunk([doc.text for doc in batch], self.analyzer)
             return
-        with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             pending = []
             for batch in chunks:
                 pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
