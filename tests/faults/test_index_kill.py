@@ -82,6 +82,7 @@ def test_kill_9_during_a_build_leaves_no_workers(tmp_path: Path):
             process.communicate()
             continue
         time.sleep(0.2)  # let them get to work
+        workers = children(process.pid) or workers  # every worker started by now
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         process.stdout.close()  # not read: orphaned workers would hold the pipes open

@@ -28,6 +28,7 @@ def test_kill_9_during_an_ingest_leaves_no_workers_and_nothing_half_stored(tmp_p
             process.communicate()
             continue
         time.sleep(0.2)
+        workers = children(process.pid) or workers  # every worker started by now
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         process.stdout.close()  # not read: orphaned workers would hold the pipes open
