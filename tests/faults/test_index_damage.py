@@ -94,7 +94,6 @@ def old_layout(home: Path) -> None:
 
 DAMAGE = {
     "0-byte docs.npy": zero_bytes("docs.npy"),
-    "0-byte impacts.npy": zero_bytes("impacts.npy"),
     "truncated tfs.npy": truncate("tfs.npy"),
     "docs.npy of another dtype": other_dtype,
     "another format version": other_format,
