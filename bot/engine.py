@@ -44,9 +44,11 @@ class Engine:
         self.load_seconds = 0.0
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
+        self.stage = None  # retrieval.semantic.SemanticStage when the model is installed and the setting allows
+        self.builder = None  # retrieval.vectors.VectorBuilder encoding new papers in the background
 
     @classmethod
-    def open(cls, home: Path, refresh_seconds: float | None = REFRESH_SECONDS) -> Engine:
+    def open(cls, home: Path, semantic: bool | None = None, refresh_seconds: float | None = REFRESH_SECONDS) -> Engine:
         """Open the store (refusing a read-only one, as `paperbot check` does) and the index; follow the store."""
         started = time.perf_counter()
         store = open_store(home, timeout=BUSY_TIMEOUT)
@@ -57,12 +59,38 @@ class Engine:
         except BaseException:
             store.close()
             raise
+        engine.start_semantic(semantic)
         engine.load_seconds = time.perf_counter() - started
         if refresh_seconds:
             engine.start_refresher(refresh_seconds)
         return engine
 
+    def start_semantic(self, wanted: bool | None = None) -> None:
+        """Open the semantic stage (PAPERBOT_SEMANTIC, on by default) and start encoding papers without vectors.
+
+        Search never waits for the builder: a paper without a vector is ranked by BM25 alone meanwhile.
+        """
+        from bot.settings import semantic_setting
+        from retrieval.semantic import open_stage
+        from retrieval.vectors import StoreChanges, VectorBuilder
+
+        setting, model = semantic_setting()
+        if not (setting if wanted is None else wanted) or self.home is None:
+            return
+        self.stage = open_stage(self.home, model)
+        if self.stage is None:
+            return
+
+        self.builder = VectorBuilder(self.stage.vectors, self.stage.encoder, StoreChanges(self.store.path))
+        self.builder.start()
+        log.info(
+            "semantic stage on: %d paper vectors loaded; encoding the rest in the background", len(self.stage.vectors)
+        )
+
     def close(self) -> None:
+        if self.builder is not None:
+            self.builder.stop()
+            self.builder.join(timeout=30)
         self._stop.set()
         if self._refresher is not None:
             self._refresher.join(timeout=5)
@@ -83,6 +111,8 @@ class Engine:
             added = self.index.catch_up(self.store)
         if added:
             log.info("index caught up with the store: %d papers (change %d)", added, self.index.seq)
+            if self.builder is not None:
+                self.builder.poke()  # their vectors too
         return added
 
     def start_refresher(self, interval: float = REFRESH_SECONDS) -> None:
@@ -108,7 +138,7 @@ class Engine:
     def search(self, request: SearchRequest) -> list[SearchHit]:
         with self.lock:
             self.refresh()
-            return run_search(self.index, self.store, request)
+            return run_search(self.index, self.store, request, self.stage)
 
     def paper(self, raw_id: str) -> PaperOut | None:
         try:
@@ -131,7 +161,9 @@ class Engine:
                 self.index.catch_up(self.store)
                 if self.home is not None:
                     save_quietly(self.index, self.home / INDEX_DIR)
-            return report.added
+        if self.builder is not None and (report.added or report.updated):
+            self.builder.poke()
+        return report.added
 
     # ---- async wrappers ----
 

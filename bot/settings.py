@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     digest_runner: bool = Field(default=True, validation_alias="PAPERBOT_DIGEST_RUNNER")
     fetch_delay: float = Field(default=3.0, ge=0, validation_alias="PAPERBOT_FETCH_DELAY")
     log_format: str = Field(default="plain", pattern="^(plain|json)$", validation_alias="PAPERBOT_LOG_FORMAT")
+    semantic: bool = Field(default=True, validation_alias="PAPERBOT_SEMANTIC")
+    embed_model: str | None = Field(default=None, validation_alias="PAPERBOT_EMBED_MODEL")
     # arXiv's base URLs; corpus.feeds and corpus.harvest read the same variables (tests point them at 127.0.0.1)
     arxiv_api_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_API_URL")
     arxiv_rss_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_RSS_URL")
@@ -83,3 +85,12 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ValueError("; ".join(lines)) from None
+
+
+def semantic_setting() -> tuple[bool, str | None]:
+    """(PAPERBOT_SEMANTIC, PAPERBOT_EMBED_MODEL) for the search paths; bad settings leave the stage on by default."""
+    try:
+        settings = Settings()
+    except ValidationError:
+        return True, None
+    return settings.semantic, settings.embed_model

@@ -28,16 +28,28 @@ def _corpus(path: str) -> tuple[list[Paper], SearchIndex]:
 
 
 class RetrievalReport(BaseModel):
-    """Both stages on the same claims: BM25 alone, and BM25's top `depth` re-ranked (retrieval/rerank.py)."""
+    """The stages on the same claims: BM25 alone, BM25's top `depth` re-ranked (retrieval/rerank.py), and
+    BM25's top 1,000 fused with the embedding model (retrieval/semantic.py; None when no model is installed)."""
 
     split: str
     queries: int
     bm25: RetrievalScores
     reranked: RetrievalScores
     depth: int
+    fused: RetrievalScores | None = None
+    semantic: str = ""
 
 
-def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200) -> RetrievalReport:
+def eval_vectors_home() -> Path:
+    """Where `eval retrieval` keeps the benchmark's paper vectors ($PAPERBOT_EVAL_CACHE or the per-user cache)."""
+    import os
+
+    import platformdirs
+
+    return Path(os.environ.get("PAPERBOT_EVAL_CACHE") or platformdirs.user_cache_dir("paperbot")) / "eval"
+
+
+def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200, semantic: bool = True) -> RetrievalReport:
     papers, index = _corpus(str(data_dir / "scifact" / "corpus.jsonl"))
     by_id = {p.id: p for p in papers}
     options = RerankOptions(depth=depth)
@@ -47,7 +59,41 @@ def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200) -> Ret
 
     first = evaluate(lambda q: [h.paper_id for h in index.search(q, 100)], data_dir, split)
     second = evaluate(lambda q: [h.paper_id for h in search_papers(q, 100, index, lookup, options)[0]], data_dir, split)
-    return RetrievalReport(split=split, queries=first.queries, bm25=first, reranked=second, depth=depth)
+    report = RetrievalReport(split=split, queries=first.queries, bm25=first, reranked=second, depth=depth)
+    if semantic:
+        stage, report.semantic = _eval_stage(papers)
+        if stage is not None:
+            report.fused = evaluate(
+                lambda q: [h.paper_id for h in stage.rerank(q, index.search(q, stage.depth))][:100],
+                data_dir,
+                split,
+            )
+    return report
+
+
+def _eval_stage(papers: list[Paper], encode: bool = False):
+    """The semantic stage over a benchmark corpus with its vectors from `eval_vectors_home()`, and a one-line status.
+
+    Encoding SciFact's 5,183 abstracts takes minutes, so `eval retrieval` only uses vectors already there
+    (`encode=True`, as `python -m retrieval.semantic eval-vectors` does, encodes the missing ones first).
+    """
+    from retrieval.semantic import WEIGHT, ModelUnavailable, SemanticStage, load_encoder
+    from retrieval.vectors import VectorBuilder, VectorStore, content_hash
+
+    try:
+        encoder = load_encoder()
+    except ModelUnavailable as exc:
+        return None, f"off: {exc}"
+    vectors = VectorStore.for_model(eval_vectors_home(), encoder.model_id)
+    if encode:
+        VectorBuilder(vectors, encoder, lambda: [(p.id, p.title, p.abstract) for p in papers], batch=256).build_once()
+    missing = len(vectors.missing((p.id, content_hash(p.title, p.abstract)) for p in papers))
+    if missing:
+        return None, (
+            f"not measured: {missing} of {len(papers)} abstracts have no vector in {vectors.folder}; "
+            "`python -m retrieval.semantic eval-vectors` encodes them once (about ten minutes on two cores)"
+        )
+    return SemanticStage(encoder, vectors), f"{encoder.model_id}, weight {WEIGHT}, BM25 top 1,000"
 
 
 class PRF(BaseModel):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
 from corpus.store import Store
 from retrieval.index import SearchIndex
 from retrieval.rerank import RerankOptions, search_papers
+
+if TYPE_CHECKING:
+    from retrieval.semantic import SemanticStage
 
 MAX_K = 100
 
@@ -20,6 +25,10 @@ class SearchRequest(BaseModel):
     rerank: bool = Field(
         default=False, description="re-order BM25's top hits with the second stage (retrieval/rerank.py)"
     )
+    semantic: bool = Field(
+        default=True,
+        description="fuse BM25's top hits with the embedding model (retrieval/semantic.py), when a stage is given and rerank is off",
+    )
 
 
 class SearchHit(BaseModel):
@@ -31,20 +40,37 @@ class SearchHit(BaseModel):
     authors: list[str] = Field(default_factory=list, exclude=True)
 
 
-def run_search(index: SearchIndex, store: Store, request: SearchRequest) -> list[SearchHit]:
-    """Top-k papers for the request. The author filter is applied to records, widening the BM25 pool until k are found."""
+def run_search(
+    index: SearchIndex, store: Store, request: SearchRequest, stage: SemanticStage | None = None
+) -> list[SearchHit]:
+    """Top-k papers for the request. The author filter is applied to records, widening the BM25 pool until k are found.
+
+    With a semantic `stage` (and `request.semantic`, and no lexical rerank asked for), BM25's top `stage.depth`
+    candidates are re-ordered by the fused score before the filter and the cut to k.
+    """
     wanted = request.author.casefold().strip() if request.author else None
+    fuse = stage is not None and request.semantic and not request.rerank
     pool = request.k if not wanted else request.k * 10
     while True:
-        hits, papers = search_papers(
-            request.query,
-            pool,
-            index,
-            store.get_many,
-            RerankOptions(enabled=request.rerank),
-            request.year_from,
-            request.year_to,
-        )
+        if fuse:
+            # BM25's top `depth` ids, fused, and only the records of the best `pool` read from the store
+            first = max(pool, stage.depth)
+            hits = index.search(request.query, first, request.year_from, request.year_to)
+            bm25_count = len(hits)
+            hits = stage.rerank(request.query, hits)[:pool]
+            papers = store.get_many([h.paper_id for h in hits])
+        else:
+            first = pool
+            hits, papers = search_papers(
+                request.query,
+                pool,
+                index,
+                store.get_many,
+                RerankOptions(enabled=request.rerank),
+                request.year_from,
+                request.year_to,
+            )
+            bm25_count = len(hits)
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)
@@ -62,6 +88,6 @@ def run_search(index: SearchIndex, store: Store, request: SearchRequest) -> list
                     authors=paper.authors,
                 )
             )
-        if len(results) >= request.k or len(hits) < pool:
+        if len(results) >= request.k or bm25_count < first:
             return results[: request.k]
         pool *= 4

@@ -24,14 +24,47 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
 
 
+def semantic_stage(args: argparse.Namespace, ctx: Context):
+    """The semantic stage if --semantic (default: PAPERBOT_SEMANTIC, on) and a model is installed, else None.
+
+    Without a model: one notice on stderr, BM25 only. Papers not encoded yet are ranked by BM25 alone,
+    with one notice saying how to encode them (the bot encodes them in the background).
+    """
+    import sys
+
+    from bot.settings import semantic_setting
+    from retrieval.semantic import ModelUnavailable, SemanticStage, load_encoder
+    from retrieval.vectors import VectorStore
+
+    setting, model = semantic_setting()
+    if not (setting if args.semantic is None else args.semantic) or args.rerank:
+        return None
+    try:
+        encoder = load_encoder(model)
+    except ModelUnavailable as exc:
+        print(f"notice: {exc}", file=sys.stderr)
+        return None
+    stage = SemanticStage(encoder, VectorStore.for_model(ctx.home, encoder.model_id))
+    missing = len(ctx.store) - len(stage.vectors)
+    if missing > 0:
+        print(
+            f"notice: {missing} papers have no vector yet and are ranked by BM25 alone; "
+            f"`python -m retrieval.semantic build --home {ctx.home}` encodes them",
+            file=sys.stderr,
+        )
+    return stage
+
+
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     from retrieval.search import SearchRequest, run_search
+
+    stage = semantic_stage(args, ctx)
 
     def hits_for(text: str) -> list[HitOut]:
         request = SearchRequest(
             query=text, k=args.k, year_from=args.year_from, year_to=args.year_to, author=args.author, rerank=args.rerank
         )
-        return [HitOut(**hit.model_dump()) for hit in run_search(ctx.index, ctx.store, request)]
+        return [HitOut(**hit.model_dump()) for hit in run_search(ctx.index, ctx.store, request, stage)]
 
     if args.batch:
         for query in read_batch(args.batch, BatchQuery):
@@ -115,6 +148,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     search.add_argument("--author", help="keep papers with an author whose name contains this")
     search.add_argument(
         "--rerank", action="store_true", help="re-order BM25's top 50 with the second stage (see README, Retrieval)"
+    )
+    search.add_argument(
+        "--semantic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="fuse BM25's top 1,000 with the embedding model (default: PAPERBOT_SEMANTIC, on when installed)",
     )
     search.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one hit list per line out')
     search.set_defaults(handler=cmd_search)

@@ -22,6 +22,7 @@ def env() -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": GOOD_TOKEN,
         "PAPERBOT_LOG_LEVEL": "WARNING",
+        "PAPERBOT_SEMANTIC": "false",  # these tests are about the store and the BM25 index, not the vector stage
     }
 
 

@@ -41,6 +41,7 @@ async def serve(home: Path) -> tuple[int | None, str]:
         "DISCORD_TOKEN": GOOD_TOKEN,
         "PAPERBOT_HOME": str(home),
         "PAPERBOT_DIGEST_RUNNER": "false",
+        "PAPERBOT_SEMANTIC": "false",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

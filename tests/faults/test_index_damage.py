@@ -126,7 +126,9 @@ def test_a_damaged_index_is_rebuilt_with_one_warning(home: Path, damage: str):
 def test_serve_loads_what_check_passes(home: Path, damage: str, caplog: pytest.LogCaptureFixture):
     DAMAGE[damage](home)
     assert cli(home, "check", "--no-token").returncode == 0
-    engine = Engine.open(home, refresh_seconds=None)  # what `paperbot serve` runs before it talks to Discord
+    engine = Engine.open(
+        home, semantic=False, refresh_seconds=None
+    )  # what `paperbot serve` runs before it talks to Discord
     try:
         assert len(engine.index) == 13 and engine.index.search("perceiver", 1)
     finally:

@@ -39,7 +39,7 @@ def ingest(home: Path, tmp_path: Path, tag: str) -> str:
 
 
 def test_search_finds_a_paper_ingested_by_another_process(home: Path, tmp_path: Path):
-    engine = Engine.open(home, refresh_seconds=None)
+    engine = Engine.open(home, semantic=False, refresh_seconds=None)
     try:
         word = ingest(home, tmp_path, "cli")
         assert "fault-cli-0000" not in engine.index.rows  # not yet: it was written by another process
@@ -51,7 +51,7 @@ def test_search_finds_a_paper_ingested_by_another_process(home: Path, tmp_path: 
 
 
 def test_an_idle_engine_catches_up_in_the_background(home: Path, tmp_path: Path):
-    engine = Engine.open(home, refresh_seconds=0.2)
+    engine = Engine.open(home, semantic=False, refresh_seconds=0.2)
     try:
         ingest(home, tmp_path, "idle")
         deadline = time.monotonic() + 10
@@ -74,7 +74,7 @@ db.rollback()
 
 
 def test_a_write_behind_another_process_lock_gives_up_in_about_2_s(home: Path):
-    engine = Engine.open(home, refresh_seconds=None)
+    engine = Engine.open(home, semantic=False, refresh_seconds=None)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(home / "papers.sqlite3"), "8"],
         stdout=subprocess.PIPE,

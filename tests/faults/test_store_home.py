@@ -40,7 +40,7 @@ def home(base_home: Path, tmp_path: Path) -> Path:
 def serve_error(home: Path) -> str | None:
     """The StoreError `paperbot serve` would stop with (it runs `Engine.open` before talking to Discord), or None."""
     try:
-        Engine.open(home, refresh_seconds=None).close()
+        Engine.open(home, semantic=False, refresh_seconds=None).close()
     except StoreError as exc:
         return str(exc)
     return None
