@@ -211,9 +211,5 @@ def _with_token(settings: Settings, main) -> int:
     except ValueError as exc:
         print(f"paperbot: {exc}")
         return 2
-    try:
-        asyncio.run(main(token))
-    except discord.LoginFailure:
-        print("paperbot: Discord refused the token (DISCORD_TOKEN): reset it in the developer portal")
-        return 2
+    asyncio.run(main(token))  # LoginFailure and connection errors: one line in bot/cli/service.py
     return 0

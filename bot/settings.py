@@ -16,6 +16,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Discord bot tokens: base64 user id . timestamp . HMAC, each url-safe base64.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
+# arXiv feeds: a category listing (cs.LG, hep-th, astro-ph.CO, cs.LG+cs.AI), an API search, or a URL.
+CATEGORY_SHAPE = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?(\+[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?)*$")
+FEED_FORMS = "a category (cs.LG, hep-th, cs.LG+cs.AI), search:QUERY (search:abs:DeepMind) or an http(s):// URL"
+
+
+def check_feed(spec: str) -> str:
+    """The feed spec, stripped, or ValueError naming the accepted forms ("not a feed!!" is none of them)."""
+    text = spec.strip()
+    if CATEGORY_SHAPE.match(text):
+        return text
+    if text.startswith("search:") and text.removeprefix("search:").strip():
+        return text
+    if re.match(r"^https?://[^\s/]+\S*$", text):
+        return text
+    shown = text if len(text) <= 80 else text[:80] + "…"
+    raise ValueError(f"{shown!r} is not a feed: expected {FEED_FORMS}")
 
 
 class Settings(BaseSettings):
@@ -54,8 +70,21 @@ class Settings(BaseSettings):
         """`cs.LG, cs.CL` or `0,1` as well as JSON lists."""
         if isinstance(value, str):
             text = value.strip()
-            return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+            if not text.startswith("["):
+                return [p.strip() for p in text.split(",") if p.strip()]
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    'expected comma-separated values (cs.LG,search:abs:DeepMind or 0,1) or a JSON list (["cs.LG"]);'
+                    f" this starts with [ but is not valid JSON ({text[:40]!r})"
+                ) from None
         return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds(cls, value: list[str]) -> list[str]:
+        return [check_feed(spec) for spec in value]
 
     def token(self) -> str:
         """The token from DISCORD_TOKEN or DISCORD_TOKEN_FILE; ValueError (never showing it) if absent or malformed."""
@@ -79,12 +108,21 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Settings, or ValueError with one line per bad field (values of secrets are not shown)."""
+    """Settings, or ValueError with one part per bad setting, named by its environment variable.
+
+    Values are not shown (a secret could be among them); pydantic's "Value error, " prefix is dropped.
+    """
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("; ".join(lines)) from None
+        names = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
+        parts = []
+        for error in exc.errors():
+            loc = [str(p) for p in error["loc"]]
+            name = names.get(loc[0], loc[0]) if loc else "settings"
+            where = name + "".join(f"[{p}]" for p in loc[1:])
+            parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+        raise ValueError("; ".join(parts)) from None
 
 
 def semantic_setting() -> tuple[bool, str | None]:

@@ -85,7 +85,11 @@ def open_store(home: Path, timeout: float = 30.0) -> Store:
                 store.ingest(bundled_papers())
                 store.set_meta("seeded", "bundled")
                 _write_marker(home)
-                print(f"paperbot: created paperbot home at {home} with the bundled papers", file=sys.stderr)
+                print(
+                    f"paperbot: created a new home at {home} with the bundled papers"
+                    " (use --home DIR or PAPERBOT_HOME for another folder)",
+                    file=sys.stderr,
+                )
     except OSError as exc:
         store.close()
         raise StoreError(f"{home}: cannot create the paperbot home ({exc}); check the folder's permissions") from None

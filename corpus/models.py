@@ -79,6 +79,8 @@ class Paper(BaseModel):
         default=None, description="the day a feed (re-)announced it: new, cross or replace"
     )
     comment: str | None = None
+    doi: str | None = Field(default=None, description="the published version's DOI, when the source gives one")
+    journal_ref: str | None = Field(default=None, description="where it was published, as the source writes it")
     categories: list[str] = Field(default_factory=list)
     url: str | None = None
     source: str = Field(default="", description="where the record came from: a file name or feed")
@@ -146,8 +148,9 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Fingerprint of everything but the source, to tell 'unchanged' from 'updated'."""
         payload = self.model_dump(mode="json", exclude={"source"})
-        if payload.get("announced") is None:
-            payload.pop("announced", None)  # so records stored before the field existed keep their hash
+        for later in ("announced", "doi", "journal_ref"):  # added later: when absent, earlier hashes stay as they were
+            if payload.get(later) is None:
+                payload.pop(later, None)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -16,8 +16,12 @@ closest papers only when they are plausibly related.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.metadata
+import json
 import weakref
 from collections import Counter
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.analyzer import clip_query
+from retrieval.analyzer import Analyzer, clip_query
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import PaperTerms, Verdict, features, judge, paper_terms, question_weights
 from retrieval.evidence import evidence_probability, sentence_features
@@ -197,16 +201,25 @@ def answerability_row(
     return row, terms
 
 
-def decide(question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions) -> Decision:
+def decide(
+    question: str,
+    ranked: list[tuple[Paper, float]],
+    index: SearchIndex,
+    options: AnswerOptions,
+    judged: str | None = None,
+) -> Decision:
     """Answer or abstain, then the answer's sentences from the ranked papers (best first).
 
     When the best paper barely leads the next (`min_lead`), BM25 cannot tell which one
     answers, and the answer shrinks to its single best sentence instead of three that may
     all come from the wrong paper (on SciFact train, with out-of-fold evidence models, this
     took end-to-end evidence F1 from 0.439 to 0.450; see README "Quality").
+
+    `judged` is the text answer-or-abstain weighs when it is not the question itself (a follow-up is
+    judged with the conversation's earlier questions; its sentences are still chosen by its own words).
     """
     question = clip_query(question)
-    row, terms = answerability_row(question, ranked, index)
+    row, terms = answerability_row(clip_query(judged or question), ranked, index)
     verdict = judge(row)
     if not verdict.answer:
         return Decision(verdict, None)
@@ -241,7 +254,19 @@ def answer_question(question: str, index: SearchIndex, store: Store, options: An
     hits = index.search(question, options.papers)
     papers = store.get_many([h.paper_id for h in hits])
     ranked = [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
-    verdict, chosen = decide(question, ranked, index, options)
+    return answer_from_ranked(question, ranked, index, options)
+
+
+def answer_from_ranked(
+    question: str,
+    ranked: list[tuple[Paper, float]],
+    index: SearchIndex,
+    options: AnswerOptions,
+    judged: str | None = None,
+) -> Answer:
+    """Answer or abstain from papers already ranked (best first): sentences chosen and cited."""
+    papers = {paper.id: paper for paper, _ in ranked}
+    verdict, chosen = decide(question, ranked, index, options, judged)
     if chosen is None:
         closest = (
             [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []
@@ -280,3 +305,27 @@ def render_answer_text(answer: Answer) -> str:
         link = f" {c.url}" if c.url else ""
         refs.append(f"[{c.n}] {c.title or c.paper_id} ({c.paper_id}{year}){link}")
     return body + "\n\n" + "\n".join(refs)
+
+
+def answer_versions(index: SearchIndex) -> dict[str, str]:
+    """What produced an answer: the package, the index state and the models' fingerprints (kept with feedback)."""
+    return {"paperbot": _package_version(), "index_seq": str(index.seq), **_model_fingerprints()}
+
+
+@cache
+def _model_fingerprints() -> dict[str, str]:
+    from retrieval.answerability import MODEL_PATH as ANSWERABILITY
+    from retrieval.evidence import MODEL_PATH as EVIDENCE
+
+    return {
+        "answerability_model": hashlib.sha256(ANSWERABILITY.read_bytes()).hexdigest()[:12],
+        "evidence_model": hashlib.sha256(EVIDENCE.read_bytes()).hexdigest()[:12],
+        "analyzer": json.dumps(Analyzer().config(), sort_keys=True),
+    }
+
+
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("paperbot")
+    except importlib.metadata.PackageNotFoundError:
+        return "checkout"

@@ -10,8 +10,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from corpus.feedback import FeedbackSet
 from corpus.loaders import load_path
 from corpus.models import Paper
 from retrieval.answer import AnswerOptions, choose_sentences, score_sentences, select_mmr
@@ -315,3 +316,38 @@ def eval_answerability(data_dir: Path, limit: int | None = None) -> Answerabilit
         sum(r[3] == pid for r, (pid, _) in zip(results, tldrs, strict=True)), len(results)
     )
     return AnswerabilityReport(**rates)
+
+
+# ---------------------------------------------------------------------------- feedback as evaluation
+
+
+class FeedbackScores(BaseModel):
+    """How the current build answers the questions people voted on."""
+
+    thumbs_up: int
+    still_given: int = Field(description="👍 answers given again, sentence for sentence")
+    same_first_paper: int = Field(description="👍 answers whose first citation is still the same paper")
+    thumbs_down: int
+    changed: int = Field(description="👎 answers that are now different (other sentences, or no answer)")
+
+
+def eval_feedback(votes: FeedbackSet, index: SearchIndex, store) -> FeedbackScores:
+    """Re-ask every voted question with today's index and models, and compare with what was judged."""
+    from retrieval.answer import answer_question
+
+    up = still = same_first = down = changed = 0
+    for vote in votes.votes:
+        now = answer_question(vote.question, index, store)
+        before = [s["text"] for s in vote.answer.get("answer", [])]
+        again = [s.text for s in now.answer]
+        if vote.vote == 1:
+            up += 1
+            still += now.found and again == before
+            before_first = (vote.answer.get("citations") or [{}])[0].get("paper_id")
+            same_first += bool(now.citations) and now.citations[0].paper_id == before_first
+        else:
+            down += 1
+            changed += again != before
+    return FeedbackScores(
+        thumbs_up=up, still_given=still, same_first_paper=same_first, thumbs_down=down, changed=changed
+    )

@@ -22,9 +22,29 @@ class RetrievalScores(BaseModel):
     recall_at_100: float
 
 
+def data_dir_candidates(cwd: Path | None = None, project: Path | None = None) -> list[Path]:
+    """Where the benchmark data may be, in order: beside this checkout, then beside or under the working folder.
+
+    From a checkout, `retrieval/` sits in the project folder and the data in ../shared/data.
+    From an installed package `retrieval/` sits in site-packages, where a parent's shared/data
+    means nothing (the bug was `…/lib/python3.11/shared/data`), so that candidate only counts
+    when the folder above `retrieval/` is a checkout (has pyproject.toml).
+    """
+    cwd = cwd or Path.cwd()
+    project = project or Path(__file__).resolve().parents[1]
+    candidates = [project.parent / "shared" / "data"] if (project / "pyproject.toml").is_file() else []
+    candidates += [cwd.parent / "shared" / "data", cwd / "shared" / "data", cwd / "data"]
+    return list(dict.fromkeys(candidates))
+
+
+def find_data_dir(cwd: Path | None = None, project: Path | None = None) -> Path | None:
+    """The first candidate that holds the benchmarks (a scifact/ folder), or None."""
+    return next((path for path in data_dir_candidates(cwd, project) if (path / "scifact").is_dir()), None)
+
+
 def default_data_dir() -> Path:
-    """../shared/data beside the project checkout, where tests and benchmarks read it."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    """../shared/data beside the project checkout, where tests and benchmarks read it (or the first found)."""
+    return find_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def load_qrels(data_dir: Path, split: str) -> dict[str, set[str]]:

@@ -1,64 +1,151 @@
 """The `paperbot` command line: one module per command group, one error boundary here.
 
 Every command prints readable text by default and a pydantic-shaped JSON object with
---json. User mistakes (unknown id, empty query, unreadable file) end with one line on
-stderr and a non-zero exit, never a traceback.
+--json. The boundary (`main`) promises: option values are checked by argparse (ranges in
+--help); a known failure (user mistake, bad settings, locked or unreadable store, Discord
+unreachable) is one line on stderr naming what to do; anything unexpected is one line
+plus the file the full traceback was written to. Never a traceback on the terminal.
+With --json the error is also printed on stdout as `{"error": "...", "code": N}`.
+Exit status: 0 success, 1 failure, 2 usage or settings mistake (130 on Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+import sqlite3
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
-from bot.cli import digests, evaluate, harvest, papers, query, service
-from bot.cli.common import EXIT_USAGE, Context, UserError
+from pydantic import ValidationError
+
+from bot.cli import digests, evaluate, harvest, library, papers, query, service
+from bot.cli.common import EXIT_USAGE, Context, UserError, checked_home, cut, error_json
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
 
-COMMAND_GROUPS = (query, papers, harvest, evaluate, service, digests)
+COMMAND_GROUPS = (query, papers, library, harvest, evaluate, service, digests)
+NO_STORE = {"eval", "serve", "sync", "check"}  # commands that open the home themselves, or not at all
+MESSAGE_LIMIT = 500  # characters: an error is one line, not a page
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises a UserError (one line, exit 2) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{cut(message, 300)} (see `{self.prog} --help`)", EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--home",
         default=argparse.SUPPRESS,
         help="paperbot's data folder (default: $PAPERBOT_HOME or the user data dir)",
     )
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
-
-    parser = argparse.ArgumentParser(
-        prog="paperbot", description="Answers questions about research-paper abstracts, with citations."
+    common.add_argument(
+        "--json", action="store_true", help='print JSON instead of text (errors: {"error": "...", "code": N})'
     )
+
+    parser = Parser(prog="paperbot", description="Answers questions about research-paper abstracts, with citations.")
     parser.add_argument("--home", default=None, help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in COMMAND_GROUPS:
         group.register(commands, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return EXIT_USAGE
+    argv = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in argv
     try:
-        needs_store = args.command not in {"eval", "serve", "sync", "check"}
-        ctx = Context(resolve_home(args.home)) if needs_store else None
-        try:
-            return args.handler(args, ctx)
-        finally:
-            if ctx:
-                ctx.store.close()
+        return _run(argv)
     except UserError as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
-        return exc.code
+        return _fail(str(exc), exc.code, as_json)
     except (StoreError, LoadError) as exc:
-        print(f"paperbot: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), 1, as_json)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            message = (
+                "the paper store is locked by another paperbot process (a running `serve`, `fetch` or `ingest`?):"
+                " wait for it to finish and retry"
+            )
+        else:
+            message = f"the paper store cannot be used ({exc}): run `paperbot check` (see README, Troubleshooting)"
+        return _fail(message, 1, as_json)
+    except PermissionError as exc:
+        return _fail(f"permission denied: {exc.filename or exc}: check the folder's owner and mode", 1, as_json)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "value"
+        return _fail(f"{field}: {error['msg']}", EXIT_USAGE, as_json)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line here, the traceback in a file
+        where = _save_traceback()
+        return _fail(
+            f"unexpected error ({type(exc).__name__}: {cut(str(exc))}); the full traceback is in {where};"
+            " please report it with that file",
+            1,
+            as_json,
+        )
+
+
+def _run(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command in NO_STORE and getattr(args, "task", "") != "feedback":  # eval feedback asks this home
+        return args.handler(args, None)
+    home = checked_home(resolve_home(args.home))
+    ctx = Context(home)  # a new home says so once, from open_store (which knows it seeded it, under a lock)
+    try:
+        return args.handler(args, ctx)
+    finally:
+        ctx.store.close()
+
+
+def _fail(message: str, code: int, as_json: bool) -> int:
+    """One line on stderr; with --json also the error object on stdout (which may already hold batch lines)."""
+    line = cut(" ".join(message.split()), MESSAGE_LIMIT)
+    print(f"paperbot: {line}", file=sys.stderr)
+    if as_json:
+        try:
+            print(error_json(line, code), flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+    return code
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file in the temp dir; its path (or why it could not)."""
+    folder = Path(tempfile.gettempdir()) / "paperbot"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"traceback-{stamp}-{os.getpid()}.txt"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"paperbot {' '.join(sys.argv)}\n\n{traceback.format_exc()}", encoding="utf-8")
+    except OSError as exc:
+        return f"(nowhere: {path} could not be written: {exc.strerror})"
+    return str(path)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (`paperbot search x | head -1`), keep Python's exit flush from complaining."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

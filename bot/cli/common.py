@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
 from corpus.home import open_store
@@ -14,6 +17,12 @@ from corpus.store import Store
 from retrieval.index import SearchIndex, open_index
 
 EXIT_USAGE = 2
+ECHO_LIMIT = 200  # characters of a user's input repeated back in a message
+
+
+def cut(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` up to `limit` characters, then "…": a pasted 100 kB question is not worth repeating."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class UserError(Exception):
@@ -52,13 +61,45 @@ def emit(args: argparse.Namespace, model: BaseModel, text: Callable[[], str]) ->
     print(model.model_dump_json(indent=2) if args.json else text())
 
 
+def error_json(message: str, code: int) -> str:
+    """The documented error object `--json` prints on stdout: {"error": "...", "code": N}."""
+    return json.dumps({"error": message, "code": code}, ensure_ascii=False)
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse `type` for a whole number in low..high, so a bad value is a usage line, not a traceback."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{cut(text, 40)!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {low}..{high}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in some messages
+    return parse
+
+
+def field_range(model: type[BaseModel], name: str) -> tuple[int, int]:
+    """The ge/le bounds of a model's field, so the CLI's ranges follow the model they feed."""
+    metadata = model.model_fields[name].metadata
+    low = next(m.ge for m in metadata if isinstance(m, Ge))
+    high = next(m.le for m in metadata if isinstance(m, Le))
+    return int(low), int(high)
+
+
 def read_batch(path: str, model: type[BaseModel]) -> Iterator[BaseModel]:
-    """JSON Lines input for --batch, validated line by line with a `file:line:` error."""
-    source = Path(path)
+    """JSON Lines input for --batch (`-` is stdin), validated line by line with a `file:line:` error."""
     try:
-        lines = source.read_text(encoding="utf-8").splitlines()
+        if path == "-":
+            lines = sys.stdin.read().splitlines()
+            path = "<stdin>"
+        else:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read batch file: {exc}") from None
+        raise UserError(f"{cut(path)}: cannot read batch file: {exc}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -67,7 +108,7 @@ def read_batch(path: str, model: type[BaseModel]) -> Iterator[BaseModel]:
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or "record"
-            raise UserError(f"{path}:{number}: {field}: {error['msg']}") from None
+            raise UserError(f"{cut(path)}:{number}: {field}: {error['msg']}") from None
 
 
 def _settings():
@@ -77,6 +118,17 @@ def _settings():
         return load_settings()
     except ValueError as exc:
         raise UserError(f"bad settings: {exc}", EXIT_USAGE) from None
+
+
+def checked_home(home: Path) -> Path:
+    """The home folder, refused in one line when it is a file (the store would fail with an errno)."""
+    if home.exists() and not home.is_dir():
+        raise UserError(
+            f"--home {cut(str(home))} is a file, not a folder: point --home (or PAPERBOT_HOME) at a folder;"
+            " it is created if missing",
+            EXIT_USAGE,
+        )
+    return home
 
 
 def require_text(value: str | None, what: str) -> str:

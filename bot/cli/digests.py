@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 
 from pydantic import BaseModel
 
-from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, emit
+from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, cut, emit
 
 
 class DigestItemOut(BaseModel):
@@ -20,7 +23,17 @@ class DigestItemOut(BaseModel):
 
 class DigestOut(BaseModel):
     date: str
+    published: int  # papers in the corpus published that day, before the keyword/author filters
     papers: list[DigestItemOut]
+
+
+class FetchOut(BaseModel):
+    feeds: int
+    fetched: int
+    added: int
+    updated: int
+    unchanged: int
+    errors: list[str]
 
 
 def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
@@ -31,16 +44,27 @@ def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
     try:
         day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()
     except ValueError:
-        raise UserError(f"--date {args.date!r}: expected YYYY-MM-DD", EXIT_USAGE) from None
+        raise UserError(f"--date {cut(args.date)!r}: expected YYYY-MM-DD", EXIT_USAGE) from None
     papers = ctx.store.published_on(day)
     keywords = [k.strip() for k in (args.keywords or "").split(",") if k.strip()]
     authors = [a.strip() for a in (args.authors or "").split(",") if a.strip()]
     digest = build_digest(day, select_papers(papers, ctx.index, keywords, authors), ctx.index)
-    out = DigestOut(date=day.isoformat(), papers=[DigestItemOut(**item.model_dump()) for item in digest.papers])
+    out = DigestOut(
+        date=day.isoformat(),
+        published=len(papers),
+        papers=[DigestItemOut(**item.model_dump()) for item in digest.papers],
+    )
 
     def text() -> str:
-        if not out.papers:
+        if not papers:
             return f"No papers published on {day} in the corpus."
+        if not out.papers:
+            wanted = " or ".join(
+                [f"keywords {cut(', '.join(keywords))!r}"] * bool(keywords)
+                + [f"authors {cut(', '.join(authors))!r}"] * bool(authors)
+            )
+            count = f"{len(papers)} paper{'s' * (len(papers) != 1)}"
+            return f"{count} published on {day}, none matched {wanted}."
         lines = [f"Papers published on {day}:"]
         for item in out.papers:
             names = ", ".join(item.authors[:3]) + (" et al." if len(item.authors) > 3 else "")
@@ -58,24 +82,56 @@ def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_fetch(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio
 
+    from bot.settings import check_feed
     from corpus.feeds import FeedSource, fetch_all
 
     settings = _settings()
-    specs = args.feeds or settings.feeds
+    try:
+        specs = [check_feed(spec) for spec in args.feeds] if args.feeds else settings.feeds
+    except ValueError as exc:
+        raise UserError(f"--feed {exc}", EXIT_USAGE) from None
     if not specs:
         raise UserError(
             "no feeds configured: set PAPERBOT_FEEDS (e.g. cs.LG,search:abs:DeepMind) or pass --feed", EXIT_USAGE
         )
-    result = asyncio.run(fetch_all([FeedSource(spec=s) for s in specs], delay=settings.fetch_delay))
+    with _quiet_feed_log():  # the CLI prints each failure once, below; the log would repeat it
+        result = asyncio.run(fetch_all([FeedSource(spec=s) for s in specs], delay=settings.fetch_delay))
     report = ctx.store.ingest(result.papers)
     ctx.sync_index()
-    for error in result.errors:
-        print(error, file=sys.stderr)
-    print(
-        f"fetched {len(result.papers)} papers from {len(specs)} feeds: {report.added} added, {report.updated} updated,"
-        f" {report.unchanged} unchanged; {len(result.errors)} feeds failed"
+    out = FetchOut(
+        feeds=len(specs),
+        fetched=len(result.papers),
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        errors=[cut(e, 300) for e in result.errors],
+    )
+    for error in out.errors:
+        print(f"paperbot: {error}", file=sys.stderr)
+    emit(
+        args,
+        out,
+        lambda: (
+            f"fetched {out.fetched} papers from {out.feeds} feeds: {out.added} added, {out.updated} updated,"
+            f" {out.unchanged} unchanged; {len(out.errors)} feeds failed"
+        ),
     )
     return 1 if result.errors and not result.papers else 0
+
+
+@contextlib.contextmanager
+def _quiet_feed_log() -> Iterator[None]:
+    """Keep corpus.feeds' warnings (meant for the bot's log) off the terminal while the CLI reports them."""
+    logger = logging.getLogger("corpus.feeds")
+    saved = logger.propagate
+    handler = logging.NullHandler()
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = saved
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -89,6 +145,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "fetch", parents=[common], help="pull the configured arXiv feeds once and store new papers"
     )
     fetch.add_argument(
-        "--feed", dest="feeds", action="append", help="a feed (cs.LG, search:QUERY or a URL); repeatable"
+        "--feed",
+        dest="feeds",
+        action="append",
+        metavar="FEED",
+        help="a feed: a category (cs.LG), search:QUERY or an http(s) URL; repeatable (default: $PAPERBOT_FEEDS)",
     )
     fetch.set_defaults(handler=cmd_fetch)

@@ -7,8 +7,23 @@ import json
 
 from pydantic import BaseModel
 
-from bot.cli.common import EXIT_USAGE, BatchQuery, Context, UserError, emit, read_batch, require_text
+from bot.cli.common import (
+    EXIT_USAGE,
+    BatchQuery,
+    Context,
+    UserError,
+    cut,
+    emit,
+    field_range,
+    int_in,
+    read_batch,
+    require_text,
+)
 from corpus.models import InvalidId, normalise_id
+from retrieval.answer import Answer, AnswerOptions, AnswerSentence
+from retrieval.search import MAX_K
+
+YEARS = (1, 9999)
 
 
 class HitOut(BaseModel):
@@ -72,11 +87,11 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
             print(json.dumps({"id": query.id, "hits": hits}, ensure_ascii=False))
         return 0
     query = require_text(args.query, "query")
-    out = SearchOut(query=query, hits=hits_for(query))
+    out = SearchOut(query=cut(query), hits=hits_for(query))
 
     def text() -> str:
         if not out.hits:
-            return f"No papers match {query!r}."
+            return f"No papers match {out.query!r}."
         lines = [f"{'#':>3}  {'score':>6}  {'id':<16} {'year':<4}  title"]
         for rank, hit in enumerate(out.hits, 1):
             year = (hit.published or "")[:4]
@@ -87,17 +102,48 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def fit_answer(answer: Answer, max_chars: int) -> Answer:
+    """The answer within `max_chars` characters of sentence text, the question echoed at most 200.
+
+    The selector keeps later sentences inside the budget but always keeps the best one, even
+    when it alone is longer (a 233-character sentence under --max-chars 100). Such a sentence
+    is cut at the last word that fits and ends in "…", so what is shown is still a verbatim
+    prefix of the abstract; the sentences after it are dropped.
+    """
+    kept: list[AnswerSentence] = []
+    used = 0
+    for sentence in answer.answer:
+        room = max_chars - used
+        if len(sentence.text) <= room:
+            kept.append(sentence)
+            used += len(sentence.text) + 1
+            continue
+        if not kept:
+            head = sentence.text[: room - 1]
+            head = head.rsplit(" ", 1)[0] if " " in head else head
+            kept.append(sentence.model_copy(update={"text": head.rstrip(" ,;:") + "…"}))
+        break
+    cited = {s.citation for s in kept}
+    return answer.model_copy(
+        update={
+            "question": cut(answer.question),
+            "answer": kept,
+            "citations": [c for c in answer.citations if c.n in cited],
+        }
+    )
+
+
 def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
-    from retrieval.answer import AnswerOptions, answer_question, render_answer_text
+    from retrieval.answer import answer_question, render_answer_text
 
     options = AnswerOptions(max_sentences=args.max_sentences, max_chars=args.max_chars)
     if args.batch:
         for query in read_batch(args.batch, BatchQuery):
-            answer = answer_question(query.text, ctx.index, ctx.store, options)
+            answer = fit_answer(answer_question(query.text, ctx.index, ctx.store, options), options.max_chars)
             print(json.dumps({"id": query.id, "answer": answer.model_dump(mode="json")}, ensure_ascii=False))
         return 0
     question = require_text(args.question, "question")
-    answer = answer_question(question, ctx.index, ctx.store, options)
+    answer = fit_answer(answer_question(question, ctx.index, ctx.store, options), options.max_chars)
     emit(args, answer, lambda: render_answer_text(answer))
     return 0
 
@@ -123,28 +169,46 @@ def find_paper(ctx: Context, raw_id: str, strict: bool = True):
     try:
         paper_id, _ = normalise_id(raw_id)
     except InvalidId as exc:
-        if strict:
-            raise UserError(str(exc)) from None
+        if strict:  # the message quotes the id: cut it, a 50,000-character paste is not worth repeating
+            raise UserError(str(exc).replace(repr(raw_id), repr(cut(raw_id)))) from None
         return None
     paper = ctx.store.get(paper_id)
     if paper is None and strict:
-        raise UserError(f"no paper {paper_id!r} in the corpus ({len(ctx.store)} papers); try `paperbot search`")
+        raise UserError(f"no paper {cut(paper_id)!r} in the corpus ({len(ctx.store)} papers); try `paperbot search`")
     return paper
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     ask = commands.add_parser("ask", parents=[common], help="answer a question with cited sentences from the corpus")
     ask.add_argument("question", nargs="?")
-    ask.add_argument("--max-sentences", type=int, default=3)
-    ask.add_argument("--max-chars", type=int, default=600)
-    ask.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one answer per line out')
+    sentences, chars = field_range(AnswerOptions, "max_sentences"), field_range(AnswerOptions, "max_chars")
+    ask.add_argument(
+        "--max-sentences",
+        type=int_in(*sentences),
+        default=3,
+        metavar="N",
+        help=f"at most N sentences, {sentences[0]}..{sentences[1]} (default 3)",
+    )
+    ask.add_argument(
+        "--max-chars",
+        type=int_in(*chars),
+        default=600,
+        metavar="N",
+        help=f"at most N characters of sentences, {chars[0]}..{chars[1]} (default 600); a longer first sentence"
+        ' is cut at a word with "…"',
+    )
+    ask.add_argument(
+        "--batch", metavar="FILE", help='JSON Lines {"id", "text"} in (- for stdin), one answer per line out'
+    )
     ask.set_defaults(handler=cmd_ask)
 
     search = commands.add_parser("search", parents=[common], help="ranked papers for a query")
     search.add_argument("query", nargs="?")
-    search.add_argument("--k", type=int, default=10, help="how many results (default 10)")
-    search.add_argument("--year-from", type=int)
-    search.add_argument("--year-to", type=int)
+    search.add_argument(
+        "--k", type=int_in(1, MAX_K), default=10, metavar="N", help=f"how many results, 1..{MAX_K} (default 10)"
+    )
+    search.add_argument("--year-from", type=int_in(*YEARS), metavar="YEAR", help="published in or after YEAR")
+    search.add_argument("--year-to", type=int_in(*YEARS), metavar="YEAR", help="published in or before YEAR")
     search.add_argument("--author", help="keep papers with an author whose name contains this")
     search.add_argument(
         "--rerank", action="store_true", help="re-order BM25's top 50 with the second stage (see README, Retrieval)"
@@ -155,10 +219,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         default=None,
         help="fuse BM25's top 1,000 with the embedding model (default: PAPERBOT_SEMANTIC, on when installed)",
     )
-    search.add_argument("--batch", metavar="FILE", help='JSON Lines {"id", "text"} in, one hit list per line out')
+    search.add_argument(
+        "--batch", metavar="FILE", help='JSON Lines {"id", "text"} in (- for stdin), one hit list per line out'
+    )
     search.set_defaults(handler=cmd_search)
 
     paper = commands.add_parser("paper", parents=[common], help="one paper: metadata, TLDR and abstract")
     paper.add_argument("id", nargs="?")
-    paper.add_argument("--batch", metavar="FILE", help='JSON Lines {"id"} in, {"id", "tldr"} out')
+    paper.add_argument("--batch", metavar="FILE", help='JSON Lines {"id"} in (- for stdin), {"id", "tldr"} out')
     paper.set_defaults(handler=cmd_paper)

@@ -54,3 +54,41 @@ def test_serve_without_a_good_token_exits_2(tmp_path, token):
     assert result.returncode == 2
     assert "DISCORD_TOKEN" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "spec", ["cs.LG", "hep-th", "astro-ph.CO", "cs.LG+cs.AI", "search:abs:DeepMind", "https://x.org/a"]
+)
+def test_accepted_feed_forms(spec, monkeypatch):
+    monkeypatch.setenv("PAPERBOT_FEEDS", f"{spec}, cs.CL")
+    assert Settings(_env_file=None).feeds == [spec, "cs.CL"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[[[", "PAPERBOT_FEEDS: expected comma-separated values (cs.LG,search:abs:DeepMind or 0,1) or a JSON list"),
+        ("not a feed!!", "PAPERBOT_FEEDS: 'not a feed!!' is not a feed: expected a category (cs.LG"),
+        ('["cs.LG", "search:"]', "PAPERBOT_FEEDS: 'search:' is not a feed"),
+    ],
+)
+def test_a_bad_feeds_setting_names_the_variable_and_the_expected_form(value, expected, monkeypatch, tmp_path):
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("PAPERBOT_FEEDS", value)
+    with pytest.raises(ValueError) as info:
+        load_settings()
+    assert str(info.value).startswith(expected) and "Value error" not in str(info.value)
+
+
+def test_every_bad_setting_is_named_by_its_variable(monkeypatch, tmp_path):
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHARD_COUNT", "0")
+    monkeypatch.setenv("PAPERBOT_DIGEST_TIME", "25:99")
+    with pytest.raises(ValueError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "SHARD_COUNT:" in message and "PAPERBOT_DIGEST_TIME:" in message and "\n" not in message

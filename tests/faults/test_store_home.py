@@ -61,7 +61,7 @@ def assert_refused_everywhere(home: Path, words: tuple[str, ...]) -> None:
 def test_a_brand_new_home_is_created_once_and_says_so(tmp_path: Path):
     home = tmp_path / "new"
     first = cli(home, "search", "perceiver")
-    assert first.returncode == 0 and f"created paperbot home at {home}" in one_line(first.stderr)
+    assert first.returncode == 0 and f"created a new home at {home}" in one_line(first.stderr)
     second = cli(home, "search", "perceiver")
     assert second.returncode == 0 and second.stderr == ""
     assert (home / MARKER_FILE).exists()
@@ -72,7 +72,7 @@ def test_two_first_commands_at_once_create_the_home_once(tmp_path: Path):
     processes = [start(home, "corpus") for _ in range(2)]
     errors = [process.communicate(timeout=60)[1] for process in processes]
     assert [p.returncode for p in processes] == [0, 0], errors
-    assert sum("created paperbot home" in err for err in errors) == 1, errors
+    assert sum("created a new home" in err for err in errors) == 1, errors
     assert "13 papers" in cli(home, "corpus").stdout
 
 
