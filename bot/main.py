@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -21,10 +22,22 @@ from discord.ext import commands
 
 from bot.engine import Engine
 from bot.settings import Settings
+from corpus.digests import DigestBusy
 
 log = logging.getLogger("paperbot")
 COGS = ("bot.cogs.papers", "bot.cogs.digest")
 SYNC_HASH_FILE = "command-sync.json"
+BUSY_REPLY = "The database is busy, try again in a moment."
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Another process holds the store's write lock: worth a "try again", not a traceback."""
+    if isinstance(exc, app_commands.CommandInvokeError):
+        exc = exc.original
+    # StoreBusy: what corpus.store raises when its own short busy timeout runs out
+    if isinstance(exc, DigestBusy) or type(exc).__name__ == "StoreBusy":
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
 class PaperTree(app_commands.CommandTree):
@@ -37,6 +50,9 @@ class PaperTree(app_commands.CommandTree):
             message = "You need the Manage Server permission for this."
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
+        elif is_busy(error):
+            log.warning("command %s: the store is busy", interaction.command.name if interaction.command else "?")
+            message = BUSY_REPLY
         else:
             log.error("command %s failed", interaction.command.name if interaction.command else "?", exc_info=error)
             message = "Something went wrong on my side; the error is logged. Please try again."
@@ -117,6 +133,17 @@ class PaperBot(commands.Bot):
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         log.exception("unhandled error in %s", event_method)
+
+    async def on_command_error(self, context: commands.Context, exception: commands.CommandError, /) -> None:
+        """Prefix commands are only mentions here: a mention that is a question is not a missing command.
+
+        discord.py's default handler logs every CommandNotFound as an ERROR with a traceback, and
+        every mention ("@paperbot how do ...") is parsed as the command "how". The Papers cog answers
+        mentions; anything else that goes wrong in a prefix command is still logged.
+        """
+        if isinstance(exception, commands.CommandNotFound):
+            return
+        log.error("prefix command %s failed", context.command, exc_info=exception)
 
     async def close(self) -> None:
         await super().close()

@@ -7,6 +7,8 @@ together with the sentences that cite it (no orphaned `[n]`).
 
 from __future__ import annotations
 
+import urllib.parse
+
 import discord
 from discord.utils import escape_markdown
 
@@ -21,7 +23,11 @@ DESCRIPTION_MAX = 4096
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
 FIELDS_MAX = 25
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBEDS_MAX = 10
 EMBED_TOTAL_MAX = 6000
+URL_MAX = 2048
 QUOTE_MAX = 200
 COLOUR = discord.Colour.from_rgb(179, 27, 27)
 
@@ -34,6 +40,72 @@ def safe(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip("\\") + "…"
     return text
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits, else its first `limit - 1` characters and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL Discord accepts (http or https, a host, no whitespace, at most 2,048 characters), else None.
+
+    Records ingested before URLs were validated can hold anything; Discord rejects the whole
+    message for one bad embed URL, so a bad one is left out instead.
+    """
+    if not url or len(url) > URL_MAX or any(c.isspace() or ord(c) < 32 or c in '<>"' for c in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def link(text: str, url: str | None) -> str:
+    """A markdown link when the URL is acceptable (parentheses encoded so they cannot end it early), else the text."""
+    chosen = safe_url(url)
+    return f"[{text}]({chosen.replace('(', '%28').replace(')', '%29')})" if chosen else text
+
+
+def fit_content(text: str) -> str:
+    """Message content within Discord's 2,000 characters."""
+    return cut(text, CONTENT_MAX)
+
+
+def fit_embed(embed: discord.Embed) -> discord.Embed:
+    """The last guard before sending: every field of the embed within Discord's limits.
+
+    Renderers already aim inside the limits; this makes it a guarantee. It cuts the title,
+    description, fields, footer and author name to their limits, drops a URL Discord would
+    reject, then brings the total to 6,000 by shortening the description and, if that is not
+    enough, dropping fields from the end. The footer (the digest's resume marker) is kept.
+    """
+    data = embed.to_dict()
+    if "title" in data:
+        data["title"] = cut(data["title"], TITLE_MAX)
+    if "url" in data and safe_url(data["url"]) is None:
+        del data["url"]
+    if "description" in data:
+        data["description"] = cut(data["description"], DESCRIPTION_MAX)
+    fields = data.get("fields", [])[:FIELDS_MAX]
+    for item in fields:
+        item["name"] = cut(item.get("name") or "\u200b", FIELD_NAME_MAX)
+        item["value"] = cut(item.get("value") or "\u200b", FIELD_VALUE_MAX)
+    if "fields" in data:
+        data["fields"] = fields
+    if data.get("footer", {}).get("text"):
+        data["footer"]["text"] = cut(data["footer"]["text"], FOOTER_MAX)
+    if data.get("author", {}).get("name"):
+        data["author"]["name"] = cut(data["author"]["name"], AUTHOR_MAX)
+    fitted = discord.Embed.from_dict(data)
+    excess = embed_size(fitted) - EMBED_TOTAL_MAX
+    if excess > 0 and fitted.description:
+        keep = max(0, len(fitted.description) - excess)
+        fitted.description = cut(fitted.description, keep) if keep > 1 else None
+    while embed_size(fitted) > EMBED_TOTAL_MAX and fitted.fields:
+        fitted.remove_field(len(fitted.fields) - 1)
+    return fitted
 
 
 def embed_size(embed: discord.Embed) -> int:
@@ -77,10 +149,10 @@ def answer_embed(answer: Answer) -> discord.Embed:
     for n in cited[:FIELDS_MAX]:
         citation = by_number[n]
         year = f" ({citation.published.year})" if citation.published else ""
-        link = f"[{citation.paper_id}]({citation.url})" if citation.url else citation.paper_id
+        reference = link(citation.paper_id, citation.url)
         embed.add_field(
             name=safe(f"[{n}] {citation.title or citation.paper_id}", FIELD_NAME_MAX),
-            value=f"{link}{year}"[:FIELD_VALUE_MAX],
+            value=f"{reference}{year}"[:FIELD_VALUE_MAX],
             inline=False,
         )
     return embed
@@ -99,9 +171,8 @@ def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) ->
     lines = []
     for rank, hit in enumerate(shown, page * per_page + 1):
         year = f" ({hit.published[:4]})" if hit.published else ""
-        title = safe(hit.title or hit.paper_id, 200)
-        link = f"[{title}]({hit.url})" if hit.url else title
-        lines.append(f"**{rank}.** {link}{year} · `{hit.paper_id}` · {hit.score:.1f}")
+        title = link(safe(hit.title or hit.paper_id, 200), hit.url)
+        lines.append(f"**{rank}.** {title}{year} · `{hit.paper_id}` · {hit.score:.1f}")
     embed.description = _join_within(lines, DESCRIPTION_MAX)
     pages = (len(hits) + per_page - 1) // per_page
     embed.set_footer(text=f"Page {page + 1} of {pages} · {len(hits)} results")
@@ -110,14 +181,14 @@ def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) ->
 
 def paper_embed(out: PaperOut) -> discord.Embed:
     paper = out.paper
-    embed = discord.Embed(title=safe(paper.title or paper.id, TITLE_MAX), url=paper.url, colour=COLOUR)
+    embed = discord.Embed(title=safe(paper.title or paper.id, TITLE_MAX), url=safe_url(paper.url), colour=COLOUR)
     if out.tldr:
         embed.add_field(name="TL;DR", value=safe(out.tldr, FIELD_VALUE_MAX), inline=False)
     authors = ", ".join(paper.authors[:8]) + (f" and {len(paper.authors) - 8} more" if len(paper.authors) > 8 else "")
     if authors:
         embed.add_field(name="Authors", value=safe(authors, FIELD_VALUE_MAX), inline=False)
     meta = f"`{paper.id}`" + (f" · {paper.published}" if paper.published else "")
-    embed.add_field(name="Paper", value=meta, inline=False)
+    embed.add_field(name="Paper", value=cut(meta, FIELD_VALUE_MAX), inline=False)
     budget = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - embed_size(embed) - 10)
     embed.description = _join_within([safe(s) for s in paper.sentences], budget, " ")
     return embed
@@ -157,8 +228,7 @@ def digest_messages(digest: Digest) -> list[discord.Embed]:
     blocks = []
     for item in digest.papers:
         names = ", ".join(item.authors[:3]) + (" et al." if len(item.authors) > 3 else "")
-        title = safe(item.title, 200)
-        head = f"**[{title}]({item.url})**" if item.url else f"**{title}**"
+        head = "**" + link(safe(item.title, 200), item.url) + "**"
         lines = [head + (f" — {safe(names, 200)}" if names else "")]
         if item.tldr:
             lines.append("> " + safe(item.tldr, 500))

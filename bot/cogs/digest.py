@@ -1,9 +1,12 @@
 """The daily digest: fetch the configured feeds, then post each enabled channel's new papers once a day.
 
-Exactly once: `DigestBook.claim` records the decision before anything is sent;
-each message part is marked after it is sent; a resumed digest first looks in the
-channel for the part's footer marker, so a crash between sending and marking does
-not send it twice.
+Exactly once: `DigestBook.claim` records the decision before anything is sent; each
+part is recorded as "sending" before it goes out and as "sent" (with its message id)
+as soon as Discord returns it, and is sent with a nonce derived from (channel, day,
+part) so a retry is deduplicated by Discord. A part left "sending" by a crash is looked
+for in the channel among the messages after its attempt, however many came since.
+A part Discord refuses for good is recorded and skipped; claimed digests are finished
+whatever their day.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.render import digest_marker, digest_messages
-from corpus.digests import DigestBook, Subscription
+from bot.delivery import nonce_for, permanent, send_once, transient
+from bot.render import CONTENT_MAX, _join_within, digest_marker, digest_messages, fit_content, fit_embed, safe
+from corpus.digests import BUSY_TIMEOUT, DigestBook, LedgerEntry, PartRecord, Subscription
 from corpus.feeds import FeedSource, fetch_all
+from corpus.store import StoreError
 from retrieval.digest import Digest, build_digest, select_papers
 
 if TYPE_CHECKING:
@@ -29,6 +35,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 NONE = discord.AllowedMentions.none()
 UTC = dt.UTC
+POSTER_BUSY_TIMEOUT = 30.0  # the background poster may wait for another process's write
+MAX_ATTEMPTS = 8  # passes that try one part (each with discord.py's and our retries) before it is given up
+RESUME_MINUTES = 15  # an interrupted digest is tried again this often, not only at tomorrow's time
+HISTORY_BOUND = 500  # messages read after a part's attempt when looking for it after a crash
+CLOCK_MARGIN = 120.0  # seconds of clock difference allowed between this machine and Discord
+ITEM_MAX = 100  # characters in one subscription keyword or author
 
 
 def parse_time(text: str) -> dt.time:
@@ -45,9 +57,9 @@ def split_list(text: str | None) -> list[str]:
 class DigestPoster:
     """Decides and posts digests. Separate from the cog so tests and the CLI can drive it."""
 
-    def __init__(self, bot: PaperBot):
+    def __init__(self, bot: PaperBot, book: DigestBook | None = None):
         self.bot = bot
-        self.book = DigestBook(bot.engine.store)
+        self.book: DigestBook = book  # type: ignore[assignment]  # opened off the event loop in Digests.cog_load
         self._lock = asyncio.Lock()
 
     def compose(self, subscription: Subscription, papers, day: dt.date) -> Digest:
@@ -80,73 +92,158 @@ class DigestPoster:
         return added
 
     async def run_due(self, now: dt.datetime | None = None, fetch: bool = True) -> int:
-        """Post every enabled channel's digest whose time has come today and that is not yet posted."""
+        """Finish every claimed digest (whatever its day), then post each channel's digest due today.
+
+        Returns the number of messages sent.
+        """
         now = now or dt.datetime.now(UTC)
         async with self._lock:
-            due = [
-                s
-                for s in self.book.channels()
-                if s.post_time <= now.time().replace(tzinfo=None) and not self._posted(s.channel_id, now.date())
-            ]
+            subscriptions = await asyncio.to_thread(self.book.channels)
+            enabled = {s.channel_id for s in subscriptions}
+            posted = 0
+            # a bot killed mid-digest and restarted on a later day still owes the remaining parts
+            for entry in await asyncio.to_thread(self.book.unfinished):
+                if entry.channel_id in enabled:
+                    posted += await self._guarded(self.send_parts(entry, decided_now=False), entry.channel_id)
+            due = await asyncio.to_thread(self._due, subscriptions, now)
             if not due:
-                return 0
+                return posted
             if fetch:
                 try:
                     await self.fetch()
                 except Exception:  # a feed outage must not cost anyone their digest
                     log.exception("fetching feeds failed; posting what the store has")
-            posted = 0
             for subscription in due:
-                try:
-                    posted += await self.post(subscription, now.date())
-                except Exception:
-                    log.exception("digest for channel %s failed; will retry", subscription.channel_id)
+                posted += await self._guarded(self.post(subscription, now.date()), subscription.channel_id)
             return posted
 
-    def _posted(self, channel_id: int, day: dt.date) -> bool:
-        entry = self.book.entry(channel_id, day)
-        return entry is not None and entry.done
+    def _due(self, subscriptions: list[Subscription], now: dt.datetime) -> list[Subscription]:
+        at = now.time().replace(tzinfo=None)
+        return [s for s in subscriptions if s.post_time <= at and self.book.entry(s.channel_id, now.date()) is None]
+
+    async def _guarded(self, posting, channel_id: int) -> int:
+        """One channel's digest failing (Discord down, store busy) must not stop the others; it resumes next pass."""
+        try:
+            return await posting
+        except Exception as exc:
+            if transient(exc) or isinstance(exc, StoreError):
+                log.warning("digest for channel %s interrupted (%s); it resumes on the next pass", channel_id, exc)
+            else:
+                log.exception("digest for channel %s failed; it resumes on the next pass", channel_id)
+            return 0
 
     async def post(self, subscription: Subscription, day: dt.date) -> int:
         """Post (or finish posting) one channel's digest for `day`; returns the number of messages sent."""
         entry, decided_now = await asyncio.to_thread(self._claim, subscription, day)
         if entry.done:
             return 0
-        channel = self.bot.get_channel(subscription.channel_id) or await self.bot.fetch_channel(subscription.channel_id)
+        return await self.send_parts(entry, decided_now)
+
+    async def send_parts(self, entry: LedgerEntry, decided_now: bool) -> int:
+        """Send the entry's parts not yet handled, in order; returns how many messages were sent."""
+        try:
+            channel = self.bot.get_channel(entry.channel_id) or await self.bot.fetch_channel(entry.channel_id)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            # the channel is gone or closed to the bot: give the parts up rather than retry them every day
+            reason = f"channel unavailable: {exc.status} {exc.text}"
+            for part in range(entry.parts_posted + 1, entry.parts_total + 1):
+                await asyncio.to_thread(self.book.part_failed, entry.channel_id, entry.day, part, reason)
+            log.error("digest %s for channel %s given up: %s", entry.day, entry.channel_id, reason)
+            return 0
         embeds = digest_messages(Digest.model_validate_json(entry.content))
         sent = 0
         for part in range(entry.parts_posted + 1, entry.parts_total + 1):
-            marker = digest_marker(day, part, entry.parts_total)
-            if not decided_now and await self._already_in_channel(channel, marker):
-                log.info("digest part %s already in channel %s; not sending again", marker, subscription.channel_id)
-            else:
-                await channel.send(embed=embeds[part - 1], allowed_mentions=NONE)
-                sent += 1
-            self.book.mark_part(subscription.channel_id, day, part)
+            sent += await self._send_part(channel, entry, part, embeds, decided_now)
         return sent
 
-    async def _already_in_channel(self, channel, marker: str) -> bool:
+    async def _send_part(self, channel, entry: LedgerEntry, part: int, embeds, decided_now: bool) -> int:
+        book, channel_id, day = self.book, entry.channel_id, entry.day
+        marker = digest_marker(day, part, entry.parts_total)
+        if part > len(embeds):  # rendering changed since the digest was claimed
+            await asyncio.to_thread(book.part_failed, channel_id, day, part, "no such part in today's rendering")
+            log.error("digest part %s for channel %s no longer renders; skipped", marker, channel_id)
+            return 0
+        if not decided_now:
+            since = self._maybe_sent_since(entry, part, await asyncio.to_thread(book.part, channel_id, day, part))
+            if since is not None:
+                found = await self._find_in_channel(channel, marker, since)
+                if found is not None:
+                    await asyncio.to_thread(book.part_sent, channel_id, day, part, found.id)
+                    log.info("digest part %s already in channel %s; not sending again", marker, channel_id)
+                    return 0
+        record = await asyncio.to_thread(book.start_part, channel_id, day, part)
+        if record.attempts > MAX_ATTEMPTS:
+            await asyncio.to_thread(book.part_failed, channel_id, day, part, f"gave up after {MAX_ATTEMPTS} attempts")
+            log.error("digest part %s for channel %s given up after %d attempts", marker, channel_id, MAX_ATTEMPTS)
+            return 0
+        embed = fit_embed(embeds[part - 1])
+        nonce = nonce_for("digest", channel_id, day.isoformat(), part)
         try:
-            async for message in channel.history(limit=50):
+            message = await send_once(
+                lambda: channel.send(embed=embed, allowed_mentions=NONE, nonce=nonce), f"digest part {marker}"
+            )
+        except discord.HTTPException as exc:
+            if not permanent(exc):
+                raise
+            await asyncio.to_thread(book.part_failed, channel_id, day, part, f"{exc.status} {exc.text}")
+            log.error(
+                "Discord refused digest part %s in channel %s (%s %s); recorded, going on with the next part",
+                marker,
+                channel_id,
+                exc.status,
+                exc.text[:200],
+            )
+            return 0
+        await asyncio.to_thread(book.part_sent, channel_id, day, part, message.id)
+        return 1
+
+    @staticmethod
+    def _maybe_sent_since(entry: LedgerEntry, part: int, record: PartRecord | None) -> float | None:
+        """When the part may have reached Discord unrecorded (a crash between sending and recording), else None."""
+        if record is not None:
+            return record.attempted_at if record.status == "sending" and record.attempted_at else None
+        if entry.claimed_at is None and part == entry.parts_posted + 1:
+            # claimed by a paperbot that kept no part records: it posted on the digest's day at the earliest
+            return dt.datetime.combine(entry.day, dt.time(0, 0), UTC).timestamp() + CLOCK_MARGIN
+        return None
+
+    async def _find_in_channel(self, channel, marker: str, since: float) -> discord.Message | None:
+        """The bot's message with this footer marker posted after `since` (oldest first, at most HISTORY_BOUND)."""
+        after = dt.datetime.fromtimestamp(since - CLOCK_MARGIN, UTC)
+        try:
+            async for message in channel.history(limit=HISTORY_BOUND, after=after, oldest_first=True):
                 if message.author.id == self.bot.user.id and any(
                     e.footer and e.footer.text and e.footer.text.startswith(marker) for e in message.embeds
                 ):
-                    return True
-        except discord.HTTPException:
-            log.warning("cannot read channel history to check for a half-posted digest")
-        return False
+                    return message
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
+            log.warning(
+                "cannot read channel %s history to check for digest part %s (%s); sending it",
+                getattr(channel, "id", "?"),
+                marker,
+                exc,
+            )
+        return None
+
+
+def listing(items: list[str], limit: int = 700) -> str:
+    """Keywords or authors as the user will read them: escaped (no pings, no markdown) and bounded."""
+    return safe(", ".join(items), limit) if items else "—"
 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class DigestCommands(app_commands.Group, name="digest", description="The daily digest of new papers in this channel"):
+    """Every store call runs in a worker thread after the interaction is deferred: a locked store
+    gives "busy, try again" (PaperTree.on_error) within about two seconds, never a frozen bot."""
+
     def __init__(self, cog: Digests):
         super().__init__()
         self.cog = cog
 
     @property
     def book(self) -> DigestBook:
-        return self.cog.poster.book
+        return self.cog.book
 
     @app_commands.command(
         name="here", description="Post the daily digest in this channel (UTC time, default from settings)"
@@ -159,17 +256,19 @@ class DigestCommands(app_commands.Group, name="digest", description="The daily d
         except ValueError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True, allowed_mentions=NONE)
             return
-        self.book.enable(interaction.channel_id, interaction.guild_id, post_time)
-        self.cog.reschedule()
-        await interaction.response.send_message(
+        await interaction.response.defer(thinking=True)
+        await asyncio.to_thread(self.book.enable, interaction.channel_id, interaction.guild_id, post_time)
+        self.cog.reschedule(post_time)
+        await interaction.followup.send(
             f"Daily digest on in this channel at {post_time.strftime('%H:%M')} UTC.", allowed_mentions=NONE
         )
 
     @app_commands.command(name="off", description="Stop the digest in this channel")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def off(self, interaction: discord.Interaction) -> None:
-        done = self.book.disable(interaction.channel_id)
-        await interaction.response.send_message(
+        await interaction.response.defer(thinking=True)
+        done = await asyncio.to_thread(self.book.disable, interaction.channel_id)
+        await interaction.followup.send(
             "Digest off in this channel." if done else "There was no digest here.", allowed_mentions=NONE
         )
 
@@ -186,76 +285,100 @@ class DigestCommands(app_commands.Group, name="digest", description="The daily d
                 "Give keywords, authors or both (comma-separated).", ephemeral=True, allowed_mentions=NONE
             )
             return
-        if self.book.subscribe(interaction.channel_id, words, names) is None:
+        if any(len(item) > ITEM_MAX for item in words + names):
             await interaction.response.send_message(
-                "Turn the digest on first with `/digest here`.", ephemeral=True, allowed_mentions=NONE
+                f"Each keyword or author can be at most {ITEM_MAX} characters; separate them with commas.",
+                ephemeral=True,
+                allowed_mentions=NONE,
             )
             return
-        await interaction.response.send_message(
-            f"Subscribed: keywords {words or '—'}, authors {names or '—'}.", allowed_mentions=NONE
+        await interaction.response.defer(thinking=True)
+        if await asyncio.to_thread(self.book.subscribe, interaction.channel_id, words, names) is None:
+            await interaction.followup.send("Turn the digest on first with `/digest here`.", allowed_mentions=NONE)
+            return
+        await interaction.followup.send(
+            fit_content(f"Subscribed: keywords {listing(words)}; authors {listing(names)}."), allowed_mentions=NONE
         )
 
     @app_commands.command(name="unsubscribe", description="All new papers again, newest first")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def unsubscribe(self, interaction: discord.Interaction) -> None:
-        self.book.subscribe(interaction.channel_id, [], [])
-        await interaction.response.send_message(
-            "Subscriptions cleared: the digest lists every new paper.", allowed_mentions=NONE
+        await interaction.response.defer(thinking=True)
+        changed = await asyncio.to_thread(self.book.subscribe, interaction.channel_id, [], [])
+        await interaction.followup.send(
+            "Subscriptions cleared: the digest lists every new paper." if changed else "There is no digest here.",
+            allowed_mentions=NONE,
         )
 
     @app_commands.command(name="list", description="Digests in this server")
     async def list(self, interaction: discord.Interaction) -> None:
-        rows = self.book.channels(guild_id=interaction.guild_id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        rows = await asyncio.to_thread(self.book.channels, interaction.guild_id)
         if not rows:
             text = "No digests in this server. `/digest here` starts one."
         else:
-            text = "\n".join(
+            lines = [
                 f"<#{s.channel_id}> at {s.post_time.strftime('%H:%M')} UTC"
-                + (f" · keywords: {', '.join(s.keywords)}" if s.keywords else "")
-                + (f" · authors: {', '.join(s.authors)}" if s.authors else "")
+                + (f" · keywords: {listing(s.keywords, 300)}" if s.keywords else "")
+                + (f" · authors: {listing(s.authors, 300)}" if s.authors else "")
                 for s in rows
-            )
-        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NONE)
+            ]
+            text = _join_within(lines, CONTENT_MAX)
+        await interaction.followup.send(fit_content(text), ephemeral=True, allowed_mentions=NONE)
 
     @app_commands.command(name="preview", description="What the next digest here would hold (only you see it)")
     async def preview(self, interaction: discord.Interaction) -> None:
-        subscription = self.book.get(interaction.channel_id)
-        if subscription is None:
-            await interaction.response.send_message("No digest in this channel.", ephemeral=True, allowed_mentions=NONE)
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
+        subscription = await asyncio.to_thread(self.book.get, interaction.channel_id)
+        if subscription is None:
+            await interaction.followup.send("No digest in this channel.", ephemeral=True, allowed_mentions=NONE)
+            return
         store = self.cog.bot.engine.store
         papers = [p for _, p in await asyncio.to_thread(store.added_after, subscription.last_row)]
         digest = await asyncio.to_thread(self.cog.poster.compose, subscription, papers, dt.datetime.now(UTC).date())
         if not digest.papers:
             await interaction.followup.send("Nothing new for this channel yet.", ephemeral=True, allowed_mentions=NONE)
             return
-        await interaction.followup.send(embeds=digest_messages(digest)[:1], ephemeral=True, allowed_mentions=NONE)
+        embeds = [fit_embed(e) for e in digest_messages(digest)[:1]]
+        await interaction.followup.send(embeds=embeds, ephemeral=True, allowed_mentions=NONE)
 
 
 class Digests(commands.Cog):
     def __init__(self, bot: PaperBot):
         self.bot = bot
+        self.book: DigestBook = None  # type: ignore[assignment]  # for commands; opened in cog_load
         self.poster = DigestPoster(bot)
         self.commands = DigestCommands(self)
 
     async def cog_load(self) -> None:
+        store = self.bot.engine.store
+        # commands give up quickly on a locked store; the poster, in the background, may wait longer
+        self.book = await asyncio.to_thread(DigestBook, store, BUSY_TIMEOUT)
+        self.poster.book = await asyncio.to_thread(DigestBook, store, POSTER_BUSY_TIMEOUT)
         self.bot.tree.add_command(self.commands)
         if self.bot.settings.digest_runner:
-            self.reschedule()
+            self.daily.change_interval(time=await asyncio.to_thread(self.times))
             self.daily.start()
+            self.resume.start()
 
     async def cog_unload(self) -> None:
         self.daily.cancel()
+        self.resume.cancel()
         self.bot.tree.remove_command(self.commands.name)
+        for book in (self.book, self.poster.book):
+            if book is not None:
+                book.close()
 
     def times(self) -> list[dt.time]:
+        """The times of day the loop wakes: the default plus every channel's (reads the store: call in a thread)."""
         chosen = {self.bot.settings.digest_time} | {s.post_time for s in self.poster.book.channels()}
         return sorted(t.replace(tzinfo=UTC) for t in chosen)
 
-    def reschedule(self) -> None:
+    def reschedule(self, post_time: dt.time) -> None:
+        """Also wake at `post_time` (a channel just chose it); no store access, so safe on the event loop."""
         if self.bot.settings.digest_runner:
-            self.daily.change_interval(time=self.times())
+            chosen = {t.replace(tzinfo=UTC) for t in self.daily.time} | {post_time.replace(tzinfo=UTC)}
+            self.daily.change_interval(time=sorted(chosen))
 
     @tasks.loop(time=dt.time(8, 0, tzinfo=UTC))
     async def daily(self) -> None:
@@ -266,6 +389,16 @@ class Digests(commands.Cog):
         """After downtime, post what was missed before waiting for the next scheduled time."""
         await self.bot.wait_until_ready()
         await self.poster.run_due()
+
+    @tasks.loop(minutes=RESUME_MINUTES)
+    async def resume(self) -> None:
+        """A digest interrupted by a Discord outage or a busy store goes on within minutes (cheap when none is)."""
+        await self.poster.run_due()
+
+    @resume.before_loop
+    async def first_resume(self) -> None:
+        await self.bot.wait_until_ready()
+        await asyncio.sleep(RESUME_MINUTES * 60)  # the daily loop's catch-up covers start-up
 
 
 async def setup(bot: PaperBot) -> None:

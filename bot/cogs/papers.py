@@ -10,7 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.render import answer_embed, paper_embed, quote, search_embed
+from bot.delivery import nonce_for, send_once
+from bot.main import BUSY_REPLY, is_busy
+from bot.render import answer_embed, fit_content, fit_embed, paper_embed, quote, search_embed
 from retrieval.search import MAX_K, SearchHit, SearchRequest
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ class SearchView(discord.ui.View):
             self.add_item(button)
 
     def embed(self) -> discord.Embed:
-        return search_embed(self.query, self.hits, self.page, PER_PAGE)
+        return fit_embed(search_embed(self.query, self.hits, self.page, PER_PAGE))
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         self.page = min(max(0, self.page + step), self.pages - 1)
@@ -87,7 +89,7 @@ class SearchView(discord.ui.View):
                     "That paper is no longer in the corpus.", ephemeral=True, allowed_mentions=NONE
                 )
                 return
-            await interaction.followup.send(embed=paper_embed(out), ephemeral=True, allowed_mentions=NONE)
+            await interaction.followup.send(embed=fit_embed(paper_embed(out)), ephemeral=True, allowed_mentions=NONE)
 
         return open_paper
 
@@ -112,7 +114,7 @@ class Papers(commands.Cog):
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1000]) -> None:
         await interaction.response.defer(thinking=True)
         answer = await self.bot.engine.ask_async(question)
-        await interaction.followup.send(embed=answer_embed(answer), allowed_mentions=NONE)
+        await interaction.followup.send(embed=fit_embed(answer_embed(answer)), allowed_mentions=NONE)
 
     @app_commands.command(name="search", description="Find papers by keywords")
     @app_commands.describe(
@@ -145,10 +147,10 @@ class Papers(commands.Cog):
         out = await self.bot.engine.paper_async(id)
         if out is None:
             await interaction.followup.send(
-                f"No paper `{quote(id)}` in the corpus. Try `/search`.", allowed_mentions=NONE
+                fit_content(f"No paper `{quote(id)}` in the corpus. Try `/search`."), allowed_mentions=NONE
             )
             return
-        await interaction.followup.send(embed=paper_embed(out), allowed_mentions=NONE)
+        await interaction.followup.send(embed=fit_embed(paper_embed(out)), allowed_mentions=NONE)
 
     @app_commands.command(name="help", description="What paperbot can do")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -156,7 +158,11 @@ class Papers(commands.Cog):
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """A mention or a DM is a question: answer it like /ask, as a reply."""
+        """A mention or a DM is a question: answer it like /ask, as a reply.
+
+        The reply's nonce is derived from the question's message id, and `send_once` retries with
+        it, so a reply Discord stored before failing (5xx, dropped connection) is not posted twice.
+        """
         if message.author.bot or self.bot.user is None:
             return
         is_dm = message.guild is None
@@ -164,23 +170,34 @@ class Papers(commands.Cog):
             return
         # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
         question = re.sub(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b", " ", message.content).strip()
+
+        async def reply(key: str, content: str | None = None, embed: discord.Embed | None = None) -> None:
+            nonce = nonce_for(key, message.channel.id, message.id)
+            await send_once(
+                lambda: message.reply(
+                    content=content, embed=embed, nonce=nonce, allowed_mentions=NONE, mention_author=False
+                ),
+                f"the {key} to message {message.id}",
+            )
+
         if not question:
-            await message.reply(HELP, allowed_mentions=NONE, mention_author=False)
+            await reply("help", content=HELP)
             return
         try:
             async with message.channel.typing():
                 answer = await self.bot.engine.ask_async(question[:1000])
-            await message.reply(embed=answer_embed(answer), allowed_mentions=NONE, mention_author=False)
+            await reply("answer", embed=fit_embed(answer_embed(answer)))
         except discord.Forbidden:
             log.info("no permission to reply in channel %s", message.channel.id)
-        except Exception:  # the asker hears that it failed; the log gets the traceback
-            log.exception("answering a mention failed")
+        except Exception as exc:  # the asker hears that it failed; the log says why
+            if is_busy(exc):
+                log.warning("answering a mention: the store is busy (%s)", exc)
+                text = BUSY_REPLY
+            else:
+                log.exception("answering a mention failed")
+                text = "Something went wrong on my side; the error is logged. Please try again."
             try:
-                await message.reply(
-                    "Something went wrong on my side; the error is logged. Please try again.",
-                    allowed_mentions=NONE,
-                    mention_author=False,
-                )
+                await reply("error", content=text)
             except discord.HTTPException:
                 pass
 

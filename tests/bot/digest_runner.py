@@ -20,6 +20,7 @@ async def main(home: Path, port: int, when: dt.datetime) -> None:
     discord.http.Route.BASE = f"http://127.0.0.1:{port}/api/v10"
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"ws://127.0.0.1:{port}/")
     bot = make_bot(Settings(_env_file=None, DISCORD_TOKEN=TOKEN, PAPERBOT_DIGEST_RUNNER=False), home)
+    bot._connection.guild_ready_timeout = 0.05  # the fake has one guild: do not wait 2 s for more
     runner = asyncio.create_task(bot.start(TOKEN))
     await asyncio.wait_for(bot.wait_until_ready(), 60)
     posted = await bot.get_cog("Digests").poster.run_due(now=when, fetch=False)

@@ -5,6 +5,17 @@ and `DiscordWebSocket.DEFAULT_GATEWAY` (and the URL /gateway/bot returns). The f
 records every REST request so tests can assert on what the bot sent, and it can
 dispatch gateway events (MESSAGE_CREATE, INTERACTION_CREATE, ...) to the bot.
 
+It behaves like Discord where the bot's reliability depends on it:
+- it rejects with 400 (code 50035, Invalid Form Body) any message over Discord's limits
+  (content, embed title/description/fields/footer/author, 6,000 per message, embed URL),
+  as Discord does, and lists what it rejected in `rejected`;
+- `fail(...)` makes the next matching requests answer 429 (with `retry_after`, which
+  discord.py must honour), a 5xx, or store the message first and then answer 5xx or drop
+  the connection (the case that duplicates messages);
+- a message sent with `nonce` and `enforce_nonce` repeats the message already created with
+  that nonce in the channel within `nonce_window` seconds instead of creating another;
+- message ids are time-based snowflakes, and history honours `limit`, `before`, `after`.
+
 Learned the hard way: responses must carry `Content-Type: application/json` with no
 charset, and INTERACTION_CREATE needs `attachment_size_limit`.
 """
@@ -15,6 +26,7 @@ import asyncio
 import itertools
 import json
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +41,97 @@ CHANNEL_ID = 900000000000000200
 CHANNEL2_ID = 900000000000000201
 USER_ID = 900000000000000300
 ROLE_ID = 900000000000000400
-_ids = itertools.count(910000000000000000)
+DISCORD_EPOCH_MS = 1420070400000
+_counter = itertools.count()
+_last_id = 0
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+EMBED_LIMITS = {"title": 256, "description": 4096}
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000
+URL_MAX = 2048
+NONCE_MAX = 25
 
 
 def snowflake() -> str:
-    return str(next(_ids))
+    """A time-based id like Discord's (so `history(after=datetime)` works), strictly increasing."""
+    global _last_id
+    stamp = ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) & 0xFFF)
+    _last_id = max(_last_id + 1, stamp)
+    return str(_last_id)
+
+
+def bad_url(url: Any) -> bool:
+    """What Discord refuses as an embed URL: not http(s) with a host, whitespace, over 2,048 characters."""
+    if not isinstance(url, str) or not url or len(url) > URL_MAX or any(c.isspace() for c in url):
+        return True
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return True
+    return parts.scheme not in ("http", "https") or not parts.netloc
+
+
+def violations(body: dict | None) -> list[str]:
+    """Every Discord limit this message body breaks (empty when Discord would accept it)."""
+    if not body:
+        return []
+    found = []
+    if len(body.get("content") or "") > CONTENT_MAX:
+        found.append(f"content: {len(body['content'])} > {CONTENT_MAX}")
+    nonce = body.get("nonce")
+    if nonce is not None and len(str(nonce)) > NONCE_MAX:
+        found.append(f"nonce: {len(str(nonce))} > {NONCE_MAX}")
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS_MAX:
+        found.append(f"embeds: {len(embeds)} > {EMBEDS_MAX}")
+    total = 0
+    for n, embed in enumerate(embeds):
+        for key, limit in EMBED_LIMITS.items():
+            size = len(embed.get(key) or "")
+            total += size
+            if size > limit:
+                found.append(f"embeds.{n}.{key}: {size} > {limit}")
+        if "url" in embed and bad_url(embed["url"]):
+            found.append(f"embeds.{n}.url: not a well formed http(s) URL of at most {URL_MAX} characters")
+        fields = embed.get("fields") or []
+        if len(fields) > FIELDS_MAX:
+            found.append(f"embeds.{n}.fields: {len(fields)} > {FIELDS_MAX}")
+        for i, item in enumerate(fields):
+            name, value = item.get("name") or "", item.get("value") or ""
+            total += len(name) + len(value)
+            if not name or len(name) > FIELD_NAME_MAX:
+                found.append(f"embeds.{n}.fields.{i}.name: {len(name)} not in 1..{FIELD_NAME_MAX}")
+            if not value or len(value) > FIELD_VALUE_MAX:
+                found.append(f"embeds.{n}.fields.{i}.value: {len(value)} not in 1..{FIELD_VALUE_MAX}")
+        footer = (embed.get("footer") or {}).get("text") or ""
+        author = (embed.get("author") or {}).get("name") or ""
+        total += len(footer) + len(author)
+        if len(footer) > FOOTER_MAX:
+            found.append(f"embeds.{n}.footer.text: {len(footer)} > {FOOTER_MAX}")
+        if len(author) > AUTHOR_MAX:
+            found.append(f"embeds.{n}.author.name: {len(author)} > {AUTHOR_MAX}")
+    if total > EMBED_TOTAL_MAX:
+        found.append(f"embeds: {total} characters in total > {EMBED_TOTAL_MAX}")
+    return found
+
+
+@dataclass
+class Fault:
+    """The next `times` requests whose method matches and whose path contains `path` fail this way."""
+
+    status: int | str  # 429, a 5xx, or "drop" (close the connection without an answer)
+    method: str
+    path: str
+    store: bool  # perform the request (store the message) before failing
+    retry_after: float
+    times: int
 
 
 BOT_USER = {
@@ -81,6 +179,7 @@ def message_payload(channel_id: int | str, body: dict, author: dict = BOT_USER, 
         "type": 0,
         "flags": body.get("flags", 0),
         "components": body.get("components") or [],
+        **({"nonce": body["nonce"]} if body.get("nonce") is not None else {}),
     }
 
 
@@ -97,8 +196,12 @@ class FakeDiscord:
         self.interaction_created: dict[str, float] = {}
         self.last_message_ids: dict[str, str] = {}
         self.member_permissions = 1071698660929 | 32  # includes Manage Server
-        self.channel_messages: dict[str, list[dict]] = {}  # what the bot posted, per channel
+        self.channel_messages: dict[str, list[dict]] = {}  # every message in a channel, oldest first
         self.on_channel_post = None  # test hook: called with (channel_id, body) before answering
+        self.rejected: list[tuple[str, list[str]]] = []  # (path, what broke Discord's limits)
+        self.faults: list[Fault] = []
+        self.nonce_window = 300.0  # Discord: "the past few minutes"
+        self._nonces: dict[tuple[str, str], tuple[dict, float]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -349,10 +452,106 @@ class FakeDiscord:
         async with self._new_request:
             self.requests.append(Recorded(request.method, path, dict(request.query), body))
             self._new_request.notify_all()
-        return self._answer(request.method, path, request.query, body)
+        fault = self._take_fault(request.method, path)
+        if fault is not None and not fault.store:
+            return self._failure(fault, request)
+        answer = self._answer(request.method, path, request.query, body)
+        if fault is not None:
+            return self._failure(fault, request)
+        return answer
+
+    # ------------------------------------------------------------------ failures on demand
+
+    def fail(
+        self,
+        status: int | str,
+        path: str = "/messages",
+        method: str = "POST",
+        store: bool = False,
+        times: int = 1,
+        retry_after: float = 0.25,
+    ) -> None:
+        """Make the next `times` matching requests fail: 429, a 5xx, or "drop"; with `store`, after doing them."""
+        self.faults.append(Fault(status, method, path, store, retry_after, times))
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == method and fault.path in path:
+                fault.times -= 1
+                return fault
+        return None
+
+    def _failure(self, fault: Fault, request: web.Request) -> web.Response:
+        if fault.status == "drop":  # the request was handled; the answer never arrives
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=204)
+        if fault.status == 429:
+            body = {"message": "You are being rate limited.", "retry_after": fault.retry_after, "global": False}
+            response = _json(body, status=429)
+            response.headers["Via"] = "1.1 google"  # discord.py treats a 429 without it as a Cloudflare ban
+            response.headers["Retry-After"] = str(fault.retry_after)
+            return response
+        return _json({"message": f"{fault.status}: fake failure", "code": 0}, status=int(fault.status))
+
+    def _rejection(self, path: str, body: Any) -> web.Response | None:
+        """400 Invalid Form Body when the message breaks a limit, as Discord answers; None when it is fine."""
+        broken = violations(body if isinstance(body, dict) else None)
+        if not broken:
+            return None
+        self.rejected.append((path, broken))
+        errors = {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": reason} for reason in broken]}
+        return _json({"code": 50035, "message": "Invalid Form Body", "errors": errors}, status=400)
+
+    # ------------------------------------------------------------------ channels as a test sees them
+
+    def add_message(self, channel_id: int, content: str, author: dict = HUMAN) -> dict:
+        """A message someone else posted in the channel (it only shows in history)."""
+        message = message_payload(channel_id, {"content": content}, author=author)
+        self.channel_messages.setdefault(str(channel_id), []).append(message)
+        return message
+
+    def posted(self, channel_id: int) -> list[dict]:
+        """What the bot posted in the channel, oldest first."""
+        return [m for m in self.channel_messages.get(str(channel_id), []) if m["author"]["id"] == str(BOT_ID)]
+
+    def _history(self, channel_id: str, query) -> list[dict]:
+        """GET /channels/{id}/messages: newest first, like Discord, for `before`, `after` or neither."""
+        messages = sorted(self.channel_messages.get(channel_id, []), key=lambda m: int(m["id"]))
+        limit = max(1, min(int(query.get("limit", 50)), 100))
+        if "after" in query:
+            chosen = [m for m in messages if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            if "before" in query:
+                messages = [m for m in messages if int(m["id"]) < int(query["before"])]
+            chosen = messages[-limit:]
+        return list(reversed(chosen))
+
+    def _create_message(self, channel_id: str, body: dict) -> web.Response:
+        nonce = body.get("nonce")
+        key = (channel_id, str(nonce))
+        if nonce is not None and body.get("enforce_nonce"):
+            seen = self._nonces.get(key)
+            if seen is not None and time.monotonic() - seen[1] < self.nonce_window:
+                return _json(seen[0])  # Discord returns the message it already created
+        message = message_payload(channel_id, body)
+        self.channel_messages.setdefault(channel_id, []).append(message)
+        if nonce is not None:
+            self._nonces[key] = (message, time.monotonic())
+        if self.on_channel_post:
+            self.on_channel_post(channel_id, body)
+        return _json(message)
+
+    # ------------------------------------------------------------------ answers
 
     def _answer(self, method: str, path: str, query, body: Any) -> web.Response:
         parts = path.strip("/").split("/")
+        sends_message = parts[0] == "webhooks" or (parts[0] == "channels" and "messages" in parts)
+        if method in ("POST", "PATCH") and sends_message and (rejected := self._rejection(path, body)):
+            return rejected
+        if parts[0] == "interactions" and parts[-1] == "callback" and isinstance(body, dict):
+            if rejected := self._rejection(path, body.get("data")):
+                return rejected
         if path == "/users/@me":
             return _json(BOT_USER)
         if path == "/oauth2/applications/@me":
@@ -393,13 +592,14 @@ class FakeDiscord:
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
-            message = message_payload(parts[1], body or {})
-            self.channel_messages.setdefault(parts[1], []).append(message)
-            if self.on_channel_post:
-                self.on_channel_post(parts[1], body)
-            return _json(message)
+            return self._create_message(parts[1], body or {})
         if parts[0] == "channels" and parts[-1] == "messages" and method == "GET":
-            return _json(list(reversed(self.channel_messages.get(parts[1], []))))
+            return _json(self._history(parts[1], query))
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and method == "GET":
+            for message in self.channel_messages.get(parts[1], []):
+                if message["id"] == parts[3]:
+                    return _json(message)
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
         if parts[0] == "channels" and "messages" in parts and method == "PATCH":
             return _json(message_payload(parts[1], body or {}, message_id=parts[-1]))
         return _json({"message": f"fake Discord has no route {method} {path}", "code": 0}, status=404)
@@ -418,6 +618,19 @@ class FakeDiscord:
                     await self._new_request.wait()
 
         return await asyncio.wait_for(find(), timeout)
+
+    async def reply_for(self, token: str, timeout: float = 10.0) -> dict:
+        """The message body the bot answered an interaction with: the callback's, or the first follow-up after a defer."""
+
+        def carries_message(r: Recorded) -> bool:
+            if token not in r.path:
+                return False
+            if r.path.endswith("/callback"):
+                return r.body.get("type") in (4, 7)
+            return r.method in ("POST", "PATCH") and r.path.startswith("/webhooks/")
+
+        found = await self.wait_for(carries_message, timeout)
+        return found.body["data"] if found.path.endswith("/callback") else found.body
 
     def for_token(self, token: str) -> list[Recorded]:
         return [r for r in self.requests if token in r.path]

@@ -48,7 +48,7 @@ def new_papers(prefix: str, day: dt.date) -> list[Paper]:
 
 
 def posted_to(fake: FakeDiscord, channel_id: int) -> list[dict]:
-    return fake.channel_messages.get(str(channel_id), [])
+    return fake.posted(channel_id)
 
 
 async def subscribed_scenario(home: Path) -> None:
@@ -59,8 +59,8 @@ async def subscribed_scenario(home: Path) -> None:
     try:
         await asyncio.wait_for(bot.wait_until_ready(), 30)
         token = await fake.send_command_group("digest", "here", {"time": "07:30"})
-        reply = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
-        assert "07:30 UTC" in reply.body["data"]["content"]
+        reply = await fake.reply_for(token)
+        assert "07:30 UTC" in reply["content"]
 
         day1 = dt.date(2026, 1, 2)
         await asyncio.to_thread(bot.engine.add_papers, new_papers("2601", day1))
@@ -79,7 +79,7 @@ async def subscribed_scenario(home: Path) -> None:
         token = await fake.send_command_group(
             "digest", "subscribe", {"keywords": "radar, precipitation", "authors": "Hopper"}
         )
-        await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
+        assert "radar, precipitation" in (await fake.reply_for(token))["content"]
         day2 = dt.date(2026, 1, 3)
         await asyncio.to_thread(bot.engine.add_papers, new_papers("2601.1", day2))
         assert await poster.run_due(now=dt.datetime(2026, 1, 3, 8, 0, tzinfo=UTC), fetch=False) == 1
@@ -89,8 +89,8 @@ async def subscribed_scenario(home: Path) -> None:
 
         # preview is ephemeral; list shows the channel; without Manage Server, here is refused
         token = await fake.send_command_group("digest", "list", {})
-        listing = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
-        assert listing.body["data"]["flags"] & 64 and f"<#{CHANNEL_ID}>" in listing.body["data"]["content"]
+        listing = await fake.reply_for(token)
+        assert listing["flags"] & 64 and f"<#{CHANNEL_ID}>" in listing["content"]
         # preview: ephemeral, shows what the next digest would hold, posts nothing
         token = await fake.send_command_group("digest", "preview", {})
         empty = await fake.wait_for(
@@ -107,15 +107,13 @@ async def subscribed_scenario(home: Path) -> None:
 
         # off: the next day posts nothing
         token = await fake.send_command_group("digest", "off", {})
-        off = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
-        assert "off" in off.body["data"]["content"]
+        assert "off" in (await fake.reply_for(token))["content"]
         assert await poster.run_due(now=dt.datetime(2026, 1, 4, 9, 0, tzinfo=UTC), fetch=False) == 0
         assert len(posted_to(fake, CHANNEL_ID)) == 2
 
         fake.member_permissions = 0
         token = await fake.send_command_group("digest", "here", {})
-        refusal = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
-        assert "Manage Server" in refusal.body["data"]["content"]
+        assert "Manage Server" in (await fake.reply_for(token))["content"]
     finally:
         await bot.close()
         await asyncio.wait_for(runner, 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import discord
 import pytest
 
 from bot.render import (
@@ -13,9 +14,12 @@ from bot.render import (
     TITLE_MAX,
     answer_embed,
     embed_size,
+    fit_embed,
+    link,
     paper_embed,
     quote,
     safe,
+    safe_url,
     search_embed,
 )
 from corpus.loaders import load_path
@@ -23,6 +27,7 @@ from corpus.models import Paper
 from retrieval.answer import Answer, AnswerSentence, Citation
 from retrieval.search import SearchHit
 from retrieval.tldr import PaperOut
+from tests.bot.fake_discord import violations
 from tests.conftest import DATA, need
 
 
@@ -123,3 +128,44 @@ def test_search_page():
     within_limits(embed)
     assert embed.description.startswith("**11.**") and "Page 3 of 3" in embed.footer.text
     assert "No papers match" in search_embed("q", [], 0, 5).description
+
+
+@pytest.mark.parametrize(
+    "url, kept",
+    [
+        ("https://arxiv.org/abs/2403.05530", True),
+        ("http://example.org/a?b=c#d", True),
+        ("javascript:alert(1)", False),
+        ("https://arxiv.org/abs/2403 05530", False),
+        ("ftp://example.org/file", False),
+        ("https://", False),
+        ("https://example.org/" + "a" * 2100, False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_safe_url_keeps_only_what_discord_accepts(url, kept):
+    assert safe_url(url) == (url if kept else None)
+
+
+def test_links_encode_parentheses_and_drop_bad_urls():
+    assert link("t", "https://en.wikipedia.org/wiki/A_(b)") == "[t](https://en.wikipedia.org/wiki/A_%28b%29)"
+    assert link("t", "javascript:alert(1)") == "t"
+
+
+def test_fit_embed_brings_any_embed_within_every_limit():
+    embed = discord.Embed(title="T" * 400, description="D" * 5000, url="javascript:x")
+    embed.set_footer(text="F" * 3000)
+    embed.set_author(name="A" * 300)
+    for n in range(30):
+        embed.add_field(name="N" * 300, value="V" * 1100 if n else "", inline=False)
+    fitted = fit_embed(embed)
+    assert violations({"embeds": [fitted.to_dict()]}) == []
+    assert fitted.url is None and len(fitted.fields) <= 25 and embed_size(fitted) <= EMBED_TOTAL_MAX
+    small = discord.Embed(title="ok", description="fine", url="https://example.org")
+    assert fit_embed(small).to_dict() == small.to_dict()
+
+
+def test_paper_card_leaves_out_a_url_discord_rejects():
+    paper = Paper(id="2403.05530", title="T", abstract="One sentence.", url="https://arxiv.org/abs/x y")
+    assert paper_embed(PaperOut(paper=paper, tldr=None)).url is None
