@@ -87,7 +87,7 @@ def run_paperbot(size: str, workdir: Path) -> dict:
     folder = workdir / "index"
     index.save(folder)
     build_rss = peak_rss_mb()
-    size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+    size_mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20  # version folder + CURRENT
     del index, docs
     return {"build_s": round(build, 2), "build_peak_rss_mb": round(build_rss), "disk_mb": round(size_mb, 1)}
 

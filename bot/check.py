@@ -1,27 +1,33 @@
-"""`paperbot check`: is this deployment healthy? One line per problem; never prints the token.
+"""`paperbot check`: is this deployment healthy? One line per finding; never prints the token.
 
 Used by the container's HEALTHCHECK and by operators after an upgrade or restore.
-It opens nothing for writing except a rolled-back transaction, so it is safe to run
-beside a live bot.
+It loads what `serve` loads, through the same code (the home rules, the store, the index
+arrays), so it fails exactly when `serve` would fail to start and passes, with a
+warning, when `serve` would repair things itself (a missing, damaged or out-of-step
+index is rebuilt or caught up from the store at start; a brand-new home is created).
+It writes nothing: its one write is inside a transaction that is rolled back, so it
+is safe to run beside a live bot.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.settings import Settings, load_settings
-from corpus.home import STORE_FILE
-from retrieval.index import INDEX_DIR
+from corpus.home import STORE_FILE, used_home
+from corpus.store import Store, StoreBusy, StoreError
+from retrieval.index import INDEX_DIR, IndexUnusable, SearchIndex
+
+CHECK_TIMEOUT = 2.0  # seconds to wait for another writer's lock when proving the store writable
 
 
 class CheckReport(BaseModel):
     ok: list[str]
     problems: list[str]
+    warnings: list[str] = Field(default_factory=list)  # serve repairs these itself at start
 
     @property
     def healthy(self) -> bool:
@@ -31,6 +37,7 @@ class CheckReport(BaseModel):
 def run_checks(home: Path, settings: Settings | None = None, need_token: bool = True) -> CheckReport:
     ok: list[str] = []
     problems: list[str] = []
+    warnings: list[str] = []
     try:
         settings = settings or load_settings()
         ok.append("settings valid")
@@ -42,50 +49,90 @@ def run_checks(home: Path, settings: Settings | None = None, need_token: bool = 
             ok.append("token present and well-formed")
         except ValueError as exc:
             problems.append(f"token: {exc}")
+    _check_home(Path(home), ok, problems, warnings)
+    return CheckReport(ok=ok, problems=problems, warnings=warnings)
 
+
+def _check_home(home: Path, ok: list[str], problems: list[str], warnings: list[str]) -> None:
     store_path = home / STORE_FILE
-    sequence = None
-    if not home.is_dir():
-        problems.append(f"home {home}: does not exist; run `paperbot corpus --home {home}` once to create it")
-    elif not os.access(home, os.W_OK):
+    if home.exists() and not home.is_dir():
+        problems.append(f"home {home}: is a file, not a folder; point --home (or PAPERBOT_HOME) at a folder")
+        return
+    if not home.exists():
+        parent = next((p for p in home.parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK):
+            problems.append(f"home {home}: does not exist and {parent} is not writable; create it or fix permissions")
+        else:
+            warnings.append(
+                f"home {home}: does not exist yet; `paperbot serve` (or `paperbot corpus`) creates it"
+                " with the bundled papers"
+            )
+        return
+    if not os.access(home, os.W_OK):
         problems.append(f"home {home}: not writable by this user; fix its owner or permissions")
-    if not store_path.exists():
-        problems.append(f"store {store_path}: missing; run `paperbot corpus` to create it with the bundled papers")
-    else:
-        try:
-            db = sqlite3.connect(f"file:{store_path}?mode=rw", uri=True, timeout=5)
-            try:
-                result = db.execute("PRAGMA quick_check").fetchone()[0]
-                if result != "ok":
-                    raise sqlite3.DatabaseError(result)
-                count = db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
-                row = db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
-                sequence = int(row[0]) if row else 0
-                db.execute("BEGIN IMMEDIATE")  # proves we can write, then writes nothing
-                db.execute("ROLLBACK")
-                ok.append(f"store readable and writable ({count} papers)")
-            finally:
-                db.close()
-        except sqlite3.DatabaseError as exc:
+    if not store_path.exists() or store_path.stat().st_size == 0:
+        if used_home(home):
             problems.append(
-                f"store {store_path}: {exc}; restore the home from a backup, or move the file aside to start afresh"
+                f"store {store_path}: missing or empty although the home was in use; serve refuses to start:"
+                " restore papers.sqlite3 from a backup, or use a new home"
             )
+        else:
+            warnings.append(f"store {store_path}: not created yet; `paperbot serve` creates it with the bundled papers")
+        return
+    try:
+        store = Store(store_path, timeout=CHECK_TIMEOUT)
+    except StoreError as exc:
+        problems.append(f"store {exc}")
+        return
+    try:
+        _check_store(store, ok, problems, warnings)
+        if not problems:
+            _check_index(home, store, ok, warnings)
+    finally:
+        store.close()
 
-    meta_path = home / INDEX_DIR / "meta.json"
-    if not meta_path.exists():
-        problems.append(f"index {meta_path.parent}: missing; it is built on the next start (or run `paperbot corpus`)")
-    else:
-        try:
-            meta = json.loads(meta_path.read_text())
-            if sequence is not None and meta.get("seq") != sequence:
-                problems.append(
-                    f"index: behind the store (index at change {meta.get('seq')}, store at {sequence});"
-                    " it catches up on the next start"
-                )
-            else:
-                ok.append(f"index present and fresh ({meta.get('papers')} papers)")
-        except (OSError, ValueError) as exc:
+
+def _check_store(store: Store, ok: list[str], problems: list[str], warnings: list[str]) -> None:
+    try:
+        store.check()
+        seq, count = store.state()
+        if store.get_meta("seeded") is None and used_home(store.path.parent):
             problems.append(
-                f"index {meta_path}: unreadable ({exc}); delete the folder and it is rebuilt on the next start"
+                f"store {store.path}: not the home's store (never seeded here); serve refuses to start:"
+                " restore papers.sqlite3 from a backup, or use a new home"
             )
-    return CheckReport(ok=ok, problems=problems)
+            return
+        try:
+            store.probe_writable()
+            ok.append(f"store readable and writable ({count} papers, change {seq})")
+        except StoreBusy:
+            warnings.append(f"store {store.path}: another process is writing; writability not tested this time")
+            ok.append(f"store readable ({count} papers, change {seq})")
+    except StoreError as exc:
+        problems.append(f"store {exc}")
+
+
+def _check_index(home: Path, store: Store, ok: list[str], warnings: list[str]) -> None:
+    """Load the index arrays as serve does and compare them with the store (count and change counter)."""
+    folder = home / INDEX_DIR
+    seq, count = store.state()
+    try:
+        index = SearchIndex.load_checked(folder, mmap=True)
+    except IndexUnusable as exc:
+        warnings.append(f"index {exc}: serve rebuilds it from the store at start ({count} papers)")
+        return
+    if index is None:
+        warnings.append(f"index {folder}: missing; serve builds it from the store at start ({count} papers)")
+        return
+    if index.seq > seq or (index.seq == seq and len(index) != count):
+        warnings.append(
+            f"index {folder}: does not match the store (index at change {index.seq} with {len(index)} papers,"
+            f" store at change {seq} with {count}); serve rebuilds it at start"
+        )
+    elif index.seq < seq:
+        warnings.append(
+            f"index {folder}: behind the store (index at change {index.seq}, store at {seq});"
+            " serve catches it up at start"
+        )
+    else:
+        ok.append(f"index present and fresh ({len(index)} papers)")

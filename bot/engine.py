@@ -1,12 +1,19 @@
 """The bot's view of the corpus: store + index behind one lock, called from worker threads.
 
-Discord handlers await these through `asyncio.to_thread`, so BM25 and sentence
-selection never block the event loop (and with it the gateway heartbeat).
+Discord handlers await these through `asyncio.to_thread`, so BM25, sentence selection
+and every SQLite call stay off the event loop (and with it the gateway heartbeat).
+
+Other processes (`paperbot ingest`, a second shard) write to the same store, so the
+engine follows the store's change counter: before each answer it reads the counter
+(one indexed row, microseconds) and catches up if it moved, and a background thread
+does the same every `REFRESH_SECONDS`. Writes wait at most `BUSY_TIMEOUT` seconds for
+another process's lock, then raise `StoreBusy` (the cogs answer "busy, try again").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -15,15 +22,18 @@ from pathlib import Path
 from corpus.feedback import Feedback
 from corpus.home import open_store
 from corpus.models import InvalidId, Paper, normalise_id
-from corpus.store import Store
+from corpus.store import Store, StoreBusy, StoreError
 from retrieval.answer import Answer, AnswerOptions, answer_question, answer_versions
 from retrieval.conversation import ContextAnswer, Turn, answer_follow_up
-from retrieval.index import INDEX_DIR, SearchIndex, open_index
+from retrieval.index import INDEX_DIR, SearchIndex, open_index, save_quietly
 from retrieval.related import related_papers
 from retrieval.search import SearchHit, SearchRequest, run_search
 from retrieval.tldr import PaperOut, paper_with_tldr
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("paperbot.engine")
+
+BUSY_TIMEOUT = 2.0  # seconds a bot write waits for another process's lock (Discord wants a reply in 3 s)
+REFRESH_SECONDS = 60.0  # the longest a paper ingested elsewhere stays unsearchable here
 
 
 class Engine:
@@ -33,19 +43,30 @@ class Engine:
         self.store = store
         self.index = index
         self.home = home
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.load_seconds = 0.0
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
         self.stage = None  # retrieval.semantic.SemanticStage when the model is installed and the setting allows
         self.builder = None  # retrieval.vectors.VectorBuilder encoding new papers in the background
         self._feedback: Feedback | None = None  # created on first use (it adds its tables to the store)
 
     @classmethod
-    def open(cls, home: Path, semantic: bool | None = None) -> Engine:
+    def open(cls, home: Path, semantic: bool | None = None, refresh_seconds: float | None = REFRESH_SECONDS) -> Engine:
+        """Open the store (refusing a read-only one, as `paperbot check` does) and the index; follow the store."""
         started = time.perf_counter()
-        store = open_store(home)
-        engine = cls(store, open_index(home, store).warm(), home)
+        store = open_store(home, timeout=BUSY_TIMEOUT)
+        try:
+            with contextlib.suppress(StoreBusy):  # busy: another process is writing, so the file is writable
+                store.probe_writable()
+            engine = cls(store, open_index(home, store).warm(), home)
+        except BaseException:
+            store.close()
+            raise
         engine.start_semantic(semantic)
         engine.load_seconds = time.perf_counter() - started
+        if refresh_seconds:
+            engine.start_refresher(refresh_seconds)
         return engine
 
     def start_semantic(self, wanted: bool | None = None) -> None:
@@ -74,16 +95,53 @@ class Engine:
         if self.builder is not None:
             self.builder.stop()
             self.builder.join(timeout=30)
-        self.store.close()
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(timeout=5)
+        with self.lock:
+            self.store.close()
+
+    # ---- following other processes' writes ----
+
+    def refresh(self) -> int:
+        """Catch the index up with the store if its change counter moved; returns how many papers were indexed.
+
+        Cheap when nothing changed (one row read), so it runs before every answer. The
+        catch-up is not saved here: the process that wrote the papers saved its index.
+        """
+        with self.lock:
+            if self.store.sequence <= self.index.seq:
+                return 0
+            added = self.index.catch_up(self.store)
+        if added:
+            log.info("index caught up with the store: %d papers (change %d)", added, self.index.seq)
+            if self.builder is not None:
+                self.builder.poke()  # their vectors too
+        return added
+
+    def start_refresher(self, interval: float = REFRESH_SECONDS) -> None:
+        """A daemon thread that calls `refresh` every `interval` seconds, so idle bots follow the store too."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh()
+                except StoreError as exc:  # busy or damaged: say so, try again next time
+                    log.warning("could not follow the store: %s", exc)
+
+        self._refresher = threading.Thread(target=loop, name="paperbot-refresh", daemon=True)
+        self._refresher.start()
 
     # ---- blocking calls (run in a thread) ----
 
     def ask(self, question: str, options: AnswerOptions | None = None) -> Answer:
         with self.lock:
+            self.refresh()
             return answer_question(question, self.index, self.store, options)
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
         with self.lock:
+            self.refresh()
             return run_search(self.index, self.store, request, self.stage)
 
     def paper(self, raw_id: str) -> PaperOut | None:
@@ -92,15 +150,21 @@ class Engine:
         except InvalidId:
             return None
         with self.lock:
+            self.refresh()
             paper = self.store.get(paper_id)
             return paper_with_tldr(paper, self.index) if paper else None
 
     def add_papers(self, papers: list[Paper]) -> int:
-        """Store new papers and bring the index up to date incrementally (no rebuild)."""
+        """Store new papers and bring the index up to date incrementally (no rebuild); save it if it changed.
+
+        Raises StoreBusy when another process holds the write lock past BUSY_TIMEOUT.
+        """
         with self.lock:
             report = self.store.ingest(papers)
             if report.added or report.updated:
-                self.index.catch_up(self.store, self.home / INDEX_DIR if self.home else None)
+                self.index.catch_up(self.store)
+                if self.home is not None:
+                    save_quietly(self.index, self.home / INDEX_DIR)
         if self.builder is not None and (report.added or report.updated):
             self.builder.poke()
         return report.added
@@ -139,6 +203,7 @@ class Engine:
 
     def follow_up(self, question: str, turns: list[Turn]) -> ContextAnswer:
         with self.lock:
+            self.refresh()
             return answer_follow_up(question, turns, self.index, self.store)
 
     def remember(self, message_id: str, answer: Answer, thread_id: str | None = None) -> None:
@@ -173,6 +238,7 @@ class Engine:
         except InvalidId:
             return None
         with self.lock:
+            self.refresh()
             return self.store.get(paper_id)
 
     def related(self, raw_id: str, k: int = 5) -> tuple[Paper | None, list[tuple[Paper, float]]]:
@@ -186,6 +252,12 @@ class Engine:
         return paper, [(found[h.paper_id], h.score) for h in hits if h.paper_id in found]
 
     # ---- async wrappers ----
+
+    async def refresh_async(self) -> int:
+        return await asyncio.to_thread(self.refresh)
+
+    async def add_papers_async(self, papers: list[Paper]) -> int:
+        return await asyncio.to_thread(self.add_papers, papers)
 
     async def ask_async(self, question: str) -> Answer:
         return await asyncio.to_thread(self.ask, question)

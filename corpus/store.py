@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import inspect
 import multiprocessing
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper, Problem, RawRecord, RecordError, merge
+from corpus.workers import die_with_parent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -78,24 +81,87 @@ class RecordsRejected(Exception):
 
 
 class StoreError(Exception):
-    """The store file cannot be opened or read: names the file and what to do."""
+    """The store file cannot be opened, read or written: one line naming the file and what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the write lock longer than this connection waits (its `timeout`).
+
+    The bot opens its store with a ~2 s timeout and tells the user to try again,
+    rather than freezing past Discord's 3 s while a long ingest holds the lock.
+    """
+
+
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """The one-line StoreError for a SQLite failure on `path`: busy, read-only, full, or damaged."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreBusy(f"{path}: the store is busy (another process is writing); try again in a moment")
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreError(
+            f"{path}: the store is read-only ({text}); give this user write access to the file, its folder"
+            " and its -wal/-shm files"
+        )
+    if "full" in lowered:
+        return StoreError(f"{path}: {text}; free some disk space and run the command again (nothing was lost)")
+    if isinstance(exc, sqlite3.OperationalError | OSError):
+        return StoreError(f"{path}: cannot use the paper store ({text}); check the file and its folder")
+    return StoreError(
+        f"{path}: the paper store is damaged ({text}); restore the home from a backup (README, Operations),"
+        " or move the file aside to start afresh"
+    )
+
+
+def _guarded(method: Callable) -> Callable:
+    """Turn SQLite errors inside a Store method (or generator) into one-line StoreErrors.
+
+    Integrity and programming errors are bugs, not states of the file, so they pass through.
+    """
+
+    def translate(self: Store, exc: sqlite3.Error) -> StoreError:
+        if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+            raise exc
+        return store_error(self.path, exc)
+
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def generator(self: Store, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise translate(self, exc) from None
+
+        return generator
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise translate(self, exc) from None
+
+    return wrapper
 
 
 class Store:
-    """A SQLite file of papers. Use as a context manager or call close()."""
+    """A SQLite file of papers. Use as a context manager or call close().
 
-    def __init__(self, path: Path | str):
+    `timeout` is how long a write waits for another process's write lock before
+    StoreBusy: long for the CLI (an ingest may wait for another), ~2 s for the bot.
+    """
+
+    def __init__(self, path: Path | str, timeout: float = 30.0):
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(
-                f"{self.path}: cannot open the paper store ({exc}); restore it from a backup or move it aside"
-            ) from None
+            raise store_error(self.path, exc) from None
 
     def __enter__(self) -> Store:
         return self
@@ -108,6 +174,7 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
+    @_guarded
     def ingest(
         self,
         items: Iterable[Paper | RawRecord | Problem],
@@ -127,6 +194,9 @@ class Store:
         unchanged without being built at all, which is what makes re-ingesting a dump cheap.
         With `workers` > 1, a big input's records are built (decoded, cleaned, split into
         sentences: most of the time) in that many forked processes while this one stores.
+        The merge takes the write lock first (BEGIN IMMEDIATE) and reads the sequence inside
+        it, so two writers never hand out the same numbers (the index's catch-up relies on
+        that) and never both insert one id.
         """
         report = IngestReport()
         problems: list[Problem] = []
@@ -209,6 +279,7 @@ class Store:
         """Move the staged records into `papers` in one transaction: insert the new, merge the known."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._db:  # commits on success, rolls back on any exception
+            self._db.execute("BEGIN IMMEDIATE")
             seq = self.sequence
             report.unchanged += self._db.execute(
                 "SELECT COUNT(*) FROM temp.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
@@ -266,10 +337,12 @@ class Store:
             rows.extend(self._db.execute(sql.format(",".join("?" * len(chunk))), chunk))
         return rows
 
+    @_guarded
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def set_meta(self, key: str, value: str) -> None:
         with self._db:
             self._set_meta(key, value)
@@ -283,15 +356,26 @@ class Store:
     # ------------------------------------------------------------------ reading
 
     @property
+    @_guarded
     def sequence(self) -> int:
         """Bumped by every insert or update: the index compares it with its own."""
         value = self.get_meta("seq")
         return int(value) if value else 0
 
+    @_guarded
+    def state(self) -> tuple[int, int]:
+        """(change counter, number of papers), read in one statement so they belong together."""
+        seq, count = self._db.execute(
+            "SELECT (SELECT value FROM meta WHERE key = 'seq'), (SELECT COUNT(*) FROM papers)"
+        ).fetchone()
+        return int(seq or 0), count
+
+    @_guarded
     def get(self, paper_id: str) -> Paper | None:
         row = self._db.execute("SELECT record FROM papers WHERE id = ?", (paper_id,)).fetchone()
         return Paper.model_validate_json(row[0]) if row else None
 
+    @_guarded
     def get_many(self, paper_ids: list[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for start in range(0, len(paper_ids), 500):
@@ -302,9 +386,11 @@ class Store:
                 found[paper.id] = paper
         return found
 
+    @_guarded
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
 
+    @_guarded
     def papers(self) -> Iterator[Paper]:
         for (record,) in self._db.execute("SELECT record FROM papers ORDER BY seq"):
             yield Paper.model_validate_json(record)
@@ -314,15 +400,18 @@ class Store:
         """For modules that keep their own tables in the same file (corpus.digests)."""
         return self._db
 
+    @_guarded
     def max_row(self) -> int:
         """The highest row number: rows are given at insert and kept when a newer version replaces a paper."""
         return self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM papers").fetchone()[0]
 
+    @_guarded
     def added_after(self, row: int) -> list[tuple[int, Paper]]:
         """Papers first added after row number `row` (replacements of older papers are not new)."""
         rows = self._db.execute("SELECT rowid, record FROM papers WHERE rowid > ? ORDER BY rowid", (row,))
         return [(rowid, Paper.model_validate_json(record)) for rowid, record in rows]
 
+    @_guarded
     def index_rows(self, after_seq: int = 0) -> Iterator[tuple[int, tuple[str, str, int]]]:
         """(seq, (id, title + newline + abstract, year)) for papers changed after `after_seq`.
 
@@ -337,10 +426,12 @@ class Store:
         for seq, paper_id, title, abstract, year in rows:
             yield seq, (paper_id, f"{title}\n{abstract}", year)
 
+    @_guarded
     def published_on(self, day: dt.date) -> list[Paper]:
         rows = self._db.execute("SELECT record FROM papers WHERE published = ? ORDER BY id", (day.isoformat(),))
         return [Paper.model_validate_json(record) for (record,) in rows]
 
+    @_guarded
     def stats(self) -> CorpusStats:
         count, earliest, latest = self._db.execute(
             "SELECT COUNT(*), MIN(published), MAX(published) FROM papers"
@@ -352,6 +443,20 @@ class Store:
             latest=dt.date.fromisoformat(latest) if latest else None,
             sources=sources,
         )
+
+    @_guarded
+    def probe_writable(self) -> None:
+        """Raise StoreError unless this process can really write the file (and its -wal/-shm).
+
+        BEGIN IMMEDIATE alone succeeds on a read-only file in WAL mode; a write inside a
+        transaction that is rolled back proves it without changing anything.
+        Raises StoreBusy when another writer holds the lock longer than the timeout.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write-probe', '1')")
+        finally:
+            self._db.execute("ROLLBACK")
 
     def check(self) -> None:
         """Raise StoreError unless SQLite's integrity check passes."""
@@ -404,7 +509,12 @@ class _Builder:
         if not parallel:
             return iter([_build_row(b) for b in builds])  # now: the caller relies on the order of effects
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self.pool.map(_build_row, builds, chunksize=max(16, len(builds) // (self.workers * 4)))
 
     def close(self) -> None:

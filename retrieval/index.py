@@ -7,9 +7,13 @@ rebuild, and saves the result, so the index is never stale.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
+import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,10 +24,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from corpus.home import file_lock
 from corpus.models import Paper
 from corpus.store import Store
+from corpus.workers import die_with_parent
 from retrieval.analyzer import Analyzer, clip_query
 from retrieval.bm25 import BM25Params, BM25Scorer, Postings
+
+log = logging.getLogger("paperbot.index")
 
 INDEX_DIR = "index"
 FORMAT_VERSION = 2
@@ -185,7 +193,7 @@ class SearchIndex:
             for batch in chunks:
                 yield batch, _analyze_chunk([doc.text for doc in batch], self.analyzer)
             return
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             pending = []
             for batch in chunks:
                 pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
@@ -201,14 +209,21 @@ class SearchIndex:
         return self.scorer.n_docs
 
     def catch_up(self, store: Store, folder: Path | None = None) -> int:
-        """Add what the store changed since this index was made (new papers, replaced versions); save if anything did."""
+        """Add what the store changed since this index was made (new papers, replaced versions); save if anything did.
+
+        The store hands out sequence numbers inside its write lock and commits them in order,
+        so every change up to the highest number read is in the rows read: the index can
+        move to that number (or to the counter read before, if higher) without skipping any.
+        A failed save is logged and tolerated (`save_quietly`).
+        """
         current = store.sequence
         if self.seq >= current:
             return 0
-        added = self.add([IndexDoc(*row) for _, row in store.index_rows(after_seq=self.seq)])
-        self.seq = current
+        seen = [current]
+        added = self.add(list(_stream_rows(store, self.seq, seen)))
+        self.seq = seen[0]
         if folder is not None:
-            self.save(folder)
+            save_quietly(self, folder)
         return added
 
     def warm(self) -> SearchIndex:
@@ -248,12 +263,47 @@ class SearchIndex:
     def config(self) -> dict:
         return {"format": FORMAT_VERSION, "analyzer": self.analyzer.config(), "params": vars(self.params)}
 
-    def save(self, folder: Path) -> None:
-        """Write to a fresh folder, then swap it in, so a crash never leaves half an index."""
+    def save(self, folder: Path, replace: bool = False) -> bool:
+        """Publish this index as the folder's current version; False when the saved one is already as new.
+
+        `replace`: publish even if the saved version claims to be as new (it was found damaged).
+
+        Under an exclusive inter-process lock, the arrays are written to a private temporary
+        folder, which is renamed to a version folder; then the `CURRENT` pointer file is
+        replaced atomically. A reader resolves `CURRENT` once and reads that version, so it
+        never sees half an index; a crash leaves at worst a temporary folder, removed by the
+        next save. Raises OSError (read-only folder, full disk); `save_quietly` tolerates that.
+        """
         folder = Path(folder)
-        temp = folder.with_name(folder.name + ".new")
-        shutil.rmtree(temp, ignore_errors=True)
-        temp.mkdir(parents=True)
+        with file_lock(lock_path(folder)):
+            folder.mkdir(parents=True, exist_ok=True)
+            current = current_version(folder)
+            on_disk = _saved_seq(current) if current else None
+            if not replace and on_disk is not None and on_disk >= self.seq and current is not None:
+                _tidy(folder, keep={current.name})
+                return False
+            temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+            try:
+                temp.chmod(0o755)  # mkdtemp makes it private to this user; the bot may run as another
+                self._write_files(temp)
+                final = folder / f"v{self.seq}-{os.getpid()}-{time.time_ns()}"
+                os.rename(temp, final)
+            except BaseException:
+                shutil.rmtree(temp, ignore_errors=True)
+                raise
+            pointer = folder / f".{POINTER}.{os.getpid()}.tmp"
+            try:
+                pointer.write_text(final.name)
+                os.replace(pointer, folder / POINTER)
+            except BaseException:
+                pointer.unlink(missing_ok=True)
+                shutil.rmtree(final, ignore_errors=True)
+                raise
+            # keep the previous version: a reader that resolved CURRENT a moment ago may still be reading it
+            _tidy(folder, keep={final.name, *([current.name] if current else [])})
+            return True
+
+    def _write_files(self, target: Path) -> None:
         p = self.postings
         for name, array in {
             "indptr": p.indptr,
@@ -265,52 +315,168 @@ class SearchIndex:
             "years": self.years,
             "impacts": self.scorer.impacts,  # saved so a restart does not recompute them
         }.items():
-            np.save(temp / f"{name}.npy", array)
-        (temp / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
-        (temp / "paper_ids.txt").write_text("\n".join(self.paper_ids), encoding="utf-8")
-        (temp / "meta.json").write_text(json.dumps({**self.config(), "seq": self.seq, "papers": len(self)}))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(temp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+            np.save(target / f"{name}.npy", array, allow_pickle=False)
+        (target / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
+        (target / "paper_ids.txt").write_text("\n".join(self.paper_ids), encoding="utf-8")
+        # meta.json last: a version folder with it is complete
+        (target / "meta.json").write_text(json.dumps({**self.config(), "seq": self.seq, "papers": len(self)}))
 
     @classmethod
     def load(
         cls, folder: Path, analyzer: Analyzer | None = None, params: BM25Params | None = None
     ) -> SearchIndex | None:
-        """The saved index, or None when there is none or it was made with other settings."""
+        """The saved index, or None when there is none or it cannot be used (`load_checked` says why)."""
+        try:
+            return cls.load_checked(folder, analyzer, params)
+        except IndexUnusable:
+            return None
+
+    @classmethod
+    def load_checked(
+        cls, folder: Path, analyzer: Analyzer | None = None, params: BM25Params | None = None, mmap: bool = False
+    ) -> SearchIndex | None:
+        """The folder's current version; None when there is none; IndexUnusable (with the reason) when damaged.
+
+        If a writer swaps in a newer version while this reads (and tidies away the one being
+        read), the pointer has moved: read again, rather than call the index damaged.
+        `mmap`: map the arrays instead of reading them (`paperbot check` validates the same files
+        beside a running bot without doubling its memory).
+        """
         folder = Path(folder)
         analyzer, params = analyzer or Analyzer(), params or BM25Params()
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            if (
-                meta.get("format") != FORMAT_VERSION
-                or meta.get("analyzer") != analyzer.config()
-                or meta.get("params") != vars(params)
-            ):
+        for _ in range(5):
+            version = current_version(folder)
+            if version is None:
+                if (folder / "meta.json").exists():  # the single-folder layout of earlier versions
+                    raise IndexUnusable(f"{folder}: saved by an earlier paperbot (format 2)")
                 return None
-            arrays = {
-                name: np.load(folder / f"{name}.npy")
-                for name in ("indptr", "docs", "tfs", "doc_len", "alive", "df", "years")
-            }
-            terms = _read_lines(folder / "terms.txt")
-            paper_ids = _read_lines(folder / "paper_ids.txt")
-        except (OSError, ValueError, KeyError):
-            return None
+            try:
+                return cls._load_version(version, analyzer, params, mmap)
+            except IndexUnusable:
+                if current_version(folder) == version:
+                    raise
+        raise IndexUnusable(f"{folder}: replaced again and again while loading")
+
+    @classmethod
+    def _load_version(cls, version: Path, analyzer: Analyzer, params: BM25Params, mmap: bool = False) -> SearchIndex:
+        """Read and validate one version folder: every file present, of this format, the right types and sizes."""
+        try:
+            meta = json.loads((version / "meta.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("meta.json is not an object")
+            if meta.get("format") != FORMAT_VERSION:
+                raise IndexUnusable(
+                    f"{version}: index format {meta.get('format')!r}, this paperbot reads {FORMAT_VERSION}"
+                )
+            if meta.get("analyzer") != analyzer.config() or meta.get("params") != vars(params):
+                raise IndexUnusable(f"{version}: made with other analyzer or BM25 settings")
+            seq, papers = meta["seq"], meta["papers"]
+            if not isinstance(seq, int) or not isinstance(papers, int):
+                raise ValueError("meta.json: seq and papers must be integers")
+            arrays = {name: _load_array(version, name, mmap) for name in ARRAY_TYPES}
+            terms = _read_lines(version / "terms.txt")
+            paper_ids = _read_lines(version / "paper_ids.txt")
+        except IndexUnusable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any unreadable file means: rebuild from the store
+            raise IndexUnusable(f"{version}: {type(exc).__name__}: {exc}") from None
+        impacts = arrays.pop("impacts")
         years = arrays.pop("years")
         postings = Postings(**arrays)
-        if len(paper_ids) != postings.n_docs or len(terms) != postings.n_terms:
-            return None
-        index = cls(analyzer, params, terms, paper_ids, years, postings, meta["seq"])
-        try:
-            impacts = np.load(folder / "impacts.npy")
-        except (OSError, ValueError):
-            impacts = None
-        if impacts is not None and len(impacts) == len(postings.docs):
-            index.scorer.use_impacts(impacts)
+        problem = _inconsistency(postings, years, impacts, terms, paper_ids, papers)
+        if problem:
+            raise IndexUnusable(f"{version}: {problem}")
+        index = cls(analyzer, params, terms, paper_ids, years, postings, seq)
+        index.scorer.use_impacts(impacts)
         return index
+
+
+class IndexUnusable(Exception):
+    """The saved index is damaged or from another format: rebuilt from the store (the message says why)."""
+
+
+POINTER = "CURRENT"
+ARRAY_TYPES = {
+    "indptr": np.int64,
+    "docs": np.int32,
+    "tfs": np.uint16,
+    "doc_len": np.int32,
+    "alive": np.bool_,
+    "df": np.int64,
+    "years": np.int16,
+    "impacts": np.float32,
+}
+
+
+def lock_path(folder: Path) -> Path:
+    """The lock file beside the index folder (outside it, so deleting the folder to re-index keeps it)."""
+    return folder.parent / f".{folder.name}.lock"
+
+
+def current_version(folder: Path) -> Path | None:
+    """The version folder `CURRENT` names, or None when there is no pointer."""
+    try:
+        name = (Path(folder) / POINTER).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not name or "/" in name or name.startswith("."):
+        return Path(folder) / ".invalid-pointer"
+    return Path(folder) / name
+
+
+def _saved_seq(version: Path) -> int | None:
+    try:
+        seq = json.loads((version / "meta.json").read_text(encoding="utf-8")).get("seq")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seq if isinstance(seq, int) else None
+
+
+def _tidy(folder: Path, keep: set[str]) -> None:
+    """Remove what no reader needs (older versions, temporary folders of killed writers, the old layout's files).
+
+    Called with the lock held, so no temporary folder belongs to a live writer.
+    """
+    for entry in folder.iterdir():
+        if entry.name == POINTER or entry.name in keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    for leftover in (".new", ".old"):  # the fixed folders earlier versions swapped through
+        shutil.rmtree(folder.with_name(folder.name + leftover), ignore_errors=True)
+
+
+def _load_array(version: Path, name: str, mmap: bool = False) -> np.ndarray:
+    array = np.load(version / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
+    if array.dtype != ARRAY_TYPES[name] or array.ndim != 1:
+        raise ValueError(
+            f"{name}.npy holds {array.dtype} with {array.ndim} dimensions, expected 1-D {np.dtype(ARRAY_TYPES[name])}"
+        )
+    return array
+
+
+def _inconsistency(
+    postings: Postings, years: np.ndarray, impacts: np.ndarray, terms: list[str], paper_ids: list[str], papers: int
+) -> str | None:
+    """Why these arrays cannot be one index (sizes that disagree, rows out of range), or None."""
+    p = postings
+    n_docs = len(p.doc_len)
+    if len(p.indptr) != len(terms) + 1 or len(p.df) != len(terms):
+        return f"{len(terms)} terms but {len(p.indptr) - 1} postings lists"
+    if not (len(p.alive) == len(years) == len(paper_ids) == n_docs):
+        return f"{len(paper_ids)} paper ids but {n_docs} document lengths"
+    if p.indptr[0] != 0 or p.indptr[-1] != len(p.docs) or len(p.tfs) != len(p.docs) or len(impacts) != len(p.docs):
+        return "postings arrays of different lengths"
+    if len(p.indptr) > 1 and np.any(np.diff(p.indptr) < 0):
+        return "postings offsets go backwards"
+    if len(p.docs) and (int(p.docs.min()) < 0 or int(p.docs.max()) >= n_docs):
+        return "postings name documents that do not exist"
+    if int(p.alive.sum()) != papers:
+        return f"meta.json says {papers} papers, the arrays hold {int(p.alive.sum())}"
+    return None
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -318,19 +484,75 @@ def _read_lines(path: Path) -> list[str]:
     return text.split("\n") if text else []
 
 
+_save_warned: set[Path] = set()
+
+
+def save_quietly(index: SearchIndex, folder: Path, replace: bool = False) -> bool:
+    """Save, or log one warning and carry on: the index stays in memory and the next command saves again.
+
+    Nothing is lost when a save fails (the store has every paper), so it must not fail the command.
+    """
+    try:
+        return index.save(folder, replace)
+    except OSError as exc:
+        key = Path(folder).resolve()
+        if key not in _save_warned:
+            _save_warned.add(key)
+            log.warning("index %s: not saved (%s); using it from memory, the next command saves it again", folder, exc)
+        return False
+
+
+def _stream_rows(store: Store, after_seq: int, seen: list[int]) -> Iterator[IndexDoc]:
+    """The store's changed papers as IndexDocs, noting the highest sequence number streamed in `seen`."""
+    for seq, row in store.index_rows(after_seq=after_seq):
+        seen[0] = max(seen[0], seq)
+        yield IndexDoc(*row)
+
+
+def _out_of_step(index: SearchIndex, store: Store, folder: Path) -> str | None:
+    """Catch the index up, then compare it with the store (change counter and paper count read together).
+
+    None when they agree. An index ahead of the store, or with another number of papers at
+    the same change, belongs to another store (restored, replaced): it must be rebuilt.
+    """
+    for _ in range(5):
+        index.catch_up(store)
+        seq, count = store.state()
+        if seq > index.seq:  # another process wrote meanwhile: catch up again
+            continue
+        if seq == index.seq and count == len(index):
+            return None
+        return f"{folder}: index at change {index.seq} with {len(index)} papers, the store at change {seq} with {count}"
+    return None  # the store keeps changing under us; what we have is consistent up to index.seq
+
+
 def open_index(
     home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
 ) -> SearchIndex:
-    """Load the home's index and bring it up to the store's state, building it if needed."""
+    """Load the home's index and bring it up to the store's state, building it if needed.
+
+    A damaged, foreign or mismatched index is rebuilt from the store with one warning; a
+    save that fails leaves the index in memory with one warning. Neither fails the caller.
+    """
     folder = Path(home) / INDEX_DIR
-    index = SearchIndex.load(folder, analyzer, params)
+    problem = None
+    try:
+        index = SearchIndex.load_checked(folder, analyzer, params)
+    except IndexUnusable as exc:
+        index, problem = None, str(exc)
+    if index is not None:
+        problem = _out_of_step(index, store, folder)
+        if problem is None:
+            save_quietly(index, folder)
+            return index
+        index = None
+    if problem:
+        log.warning("index %s; rebuilding it from the store", problem)
     current = store.sequence
-    if index is None or index.seq > current:
-        docs = (IndexDoc(*row) for _, row in store.index_rows())
-        index = SearchIndex.build(docs, analyzer, params, seq=current, workers=workers)
-        index.save(folder)
-    else:
-        index.catch_up(store, folder)
+    seen = [current]
+    index = SearchIndex.build(_stream_rows(store, 0, seen), analyzer, params, seq=current, workers=workers)
+    index.seq = seen[0]
+    save_quietly(index, folder, replace=True)
     return index
 
 

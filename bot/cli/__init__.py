@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from bot.cli import digests, evaluate, harvest, library, papers, query, service
 from bot.cli.common import EXIT_USAGE, Context, UserError, checked_home, cut, error_json
-from corpus.home import STORE_FILE, resolve_home
+from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
 
@@ -110,14 +110,7 @@ def _run(argv: list[str]) -> int:
     if args.command in NO_STORE and getattr(args, "task", "") != "feedback":  # eval feedback asks this home
         return args.handler(args, None)
     home = checked_home(resolve_home(args.home))
-    fresh = not (home / STORE_FILE).exists()
-    ctx = Context(home)
-    if fresh:
-        print(
-            f"paperbot: created a new home at {home} with the bundled papers"
-            " (use --home DIR or PAPERBOT_HOME for another folder)",
-            file=sys.stderr,
-        )
+    ctx = Context(home)  # a new home says so once, from open_store (which knows it seeded it, under a lock)
     try:
         return args.handler(args, ctx)
     finally:

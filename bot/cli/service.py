@@ -27,6 +27,8 @@ def cmd_check(args: argparse.Namespace, ctx: Context | None) -> int:
     else:
         for line in report.ok:
             print(f"ok: {line}")
+        for line in report.warnings:
+            print(f"warning: {line}")
         for line in report.problems:
             print(f"problem: {line}")
     return 0 if report.healthy else 1

@@ -4,15 +4,17 @@ import numpy as np
 
 from corpus.home import open_store
 from corpus.models import Paper
-from retrieval.index import INDEX_DIR, SearchIndex, open_index
+from retrieval.index import INDEX_DIR, SearchIndex, current_version, open_index
 
 
 def test_saved_index_is_reused_and_gives_the_same_scores(home):
     with open_store(home) as store:
         first = open_index(home, store)
-        saved_at = (home / INDEX_DIR / "meta.json").stat().st_mtime_ns
+        version = current_version(home / INDEX_DIR)
+        saved_at = (version / "meta.json").stat().st_mtime_ns
         second = open_index(home, store)
-        assert (home / INDEX_DIR / "meta.json").stat().st_mtime_ns == saved_at  # loaded, not rebuilt
+        assert current_version(home / INDEX_DIR) == version  # loaded, not rebuilt
+        assert (version / "meta.json").stat().st_mtime_ns == saved_at
         query = "vision transformers at scale"
         np.testing.assert_array_equal(first.scores(query), second.scores(query))
 
@@ -35,7 +37,7 @@ def test_index_follows_the_store(home):
 def test_a_corrupt_index_is_rebuilt(home):
     with open_store(home) as store:
         open_index(home, store)
-        (home / INDEX_DIR / "docs.npy").write_bytes(b"garbage")
+        (current_version(home / INDEX_DIR) / "docs.npy").write_bytes(b"garbage")
         index = open_index(home, store)
         assert len(index) == 13 and index.search("perceiver", 1)
 

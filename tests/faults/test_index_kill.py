@@ -1,0 +1,101 @@
+"""kill -9 during an index build: the pool workers must die with their parent, not run on forever.
+
+Before the fix, both workers of a killed build kept running (~210 MB each), holding the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.faults.store_helpers import cli, make_home, start
+
+PAPERS = 20_000  # one chunk of the build: long enough to catch the workers at work
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (dead, waiting to be reaped by init) does not count."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def big_store(home: Path) -> None:
+    """Rows written straight into the store (building 40,000 Paper records would take longer than the test)."""
+    rng = random.Random(7)
+    vocabulary = [f"term{n}" for n in range(5000)]
+    db = sqlite3.connect(home / "papers.sqlite3")
+    with db:
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+        rows = []
+        for i in range(PAPERS):
+            seq += 1
+            text = " ".join(rng.choices(vocabulary, k=60))
+            record = json.dumps({"id": f"bulk-{i}", "title": f"Bulk paper {i}", "abstract": text})
+            rows.append((f"bulk-{i}", None, f"h{i}", record, None, "bulk", "2024-01-01T00:00:00+00:00", seq))
+        db.executemany(
+            "INSERT INTO papers (id, version, hash, record, published, source, added_at, seq) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
+    db.close()
+
+
+def test_kill_9_during_a_build_leaves_no_workers(tmp_path: Path):
+    home = make_home(tmp_path / "home")
+    big_store(home)
+    for _ in range(3):
+        shutil.rmtree(home / "index", ignore_errors=True)
+        process = start(home, "corpus")  # no saved index: a full rebuild with two workers
+        workers: list[int] = []
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            workers = children(process.pid)
+            if workers:
+                break
+            time.sleep(0.005)
+        if not workers:  # the build finished before we saw it; try again on a fresh index
+            process.communicate()
+            continue
+        time.sleep(0.2)  # let them get to work
+        workers = children(process.pid) or workers  # every worker started by now
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stdout.close()  # not read: orphaned workers would hold the pipes open
+        process.stderr.close()
+        gone = time.monotonic() + 5
+        while any(alive(pid) for pid in workers) and time.monotonic() < gone:
+            time.sleep(0.05)
+        survivors = [pid for pid in workers if alive(pid)]
+        for pid in survivors:  # clean up after a failure: these are this test's processes
+            os.kill(pid, signal.SIGKILL)
+        assert not survivors, f"workers {survivors} outlived their killed parent"
+        break
+    else:
+        raise AssertionError("never caught a build's workers running")
+    result = cli(home, "corpus")  # and the next command rebuilds normally
+    assert result.returncode == 0 and f"{13 + PAPERS} papers" in result.stdout, result.stderr
