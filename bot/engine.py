@@ -145,14 +145,11 @@ class Engine:
             return run_search(self.index, self.store, request, self.stage)
 
     def paper(self, raw_id: str) -> PaperOut | None:
-        try:
-            paper_id, _ = normalise_id(raw_id)
-        except InvalidId:
+        paper = self.find_paper(raw_id)
+        if paper is None:
             return None
         with self.lock:
-            self.refresh()
-            paper = self.store.get(paper_id)
-            return paper_with_tldr(paper, self.index) if paper else None
+            return paper_with_tldr(paper, self.index)
 
     def add_papers(self, papers: list[Paper]) -> int:
         """Store new papers and bring the index up to date incrementally (no rebuild); save it if it changed.

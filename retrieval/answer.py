@@ -33,7 +33,7 @@ from retrieval.analyzer import Analyzer, clip_query
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import PaperTerms, Verdict, features, judge, paper_terms, question_weights
 from retrieval.evidence import evidence_probability, sentence_features
-from retrieval.index import SearchIndex
+from retrieval.index import Hit, SearchIndex
 
 
 class AnswerOptions(BaseModel):
@@ -251,10 +251,13 @@ def _citation(n: int, paper: Paper, score: float) -> Citation:
 def answer_question(question: str, index: SearchIndex, store: Store, options: AnswerOptions | None = None) -> Answer:
     """Retrieve, select and cite. Never returns a sentence that is not verbatim in its cited abstract."""
     options = options or AnswerOptions()
-    hits = index.search(question, options.papers)
+    return answer_from_ranked(question, ranked_papers(index.search(question, options.papers), store), index, options)
+
+
+def ranked_papers(hits: list[Hit], store: Store) -> list[tuple[Paper, float]]:
+    """Hits as (paper, score), best first; a hit whose paper left the store meanwhile is dropped."""
     papers = store.get_many([h.paper_id for h in hits])
-    ranked = [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
-    return answer_from_ranked(question, ranked, index, options)
+    return [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
 
 
 def answer_from_ranked(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.answer import Answer, AnswerOptions, answer_from_ranked, answer_question
+from retrieval.answer import Answer, AnswerOptions, answer_from_ranked, answer_question, ranked_papers
 from retrieval.answerability import paper_terms, question_weights
 from retrieval.index import SearchIndex
 
@@ -75,13 +75,15 @@ def _answer(
     allowed: np.ndarray | None,
 ) -> Answer:
     """Papers ranked and judged by the context words (within `allowed`), sentences chosen by the follow-up's."""
-    hits = index.search(context, options.papers, allowed_rows=allowed)
-    papers = store.get_many([h.paper_id for h in hits])
-    ranked = [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
+    ranked = ranked_papers(index.search(context, options.papers, allowed_rows=allowed), store)
     answer = answer_from_ranked(question, ranked, index, options, judged=context)
-    if answer.found and _own_coverage(question, papers[answer.citations[0].paper_id], index) < MIN_OWN_COVERAGE:
+    if answer.found and _own_coverage(question, _by_id(ranked, answer.citations[0].paper_id), index) < MIN_OWN_COVERAGE:
         return answer.model_copy(update={"found": False, "answer": [], "citations": []})
     return answer
+
+
+def _by_id(ranked: list[tuple[Paper, float]], paper_id: str) -> Paper:
+    return next(paper for paper, _ in ranked if paper.id == paper_id)
 
 
 def _own_coverage(question: str, paper: Paper, index: SearchIndex) -> float:
