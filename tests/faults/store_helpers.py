@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -147,3 +149,45 @@ class Immutable:
                 path.chmod(0o755 if path.is_dir() else 0o644)
             else:
                 subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (dead, waiting to be reaped by init) does not count."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def assert_no_orphans_after_kill(process: subprocess.Popen, workers: list[int]) -> None:
+    """SIGKILL `process` once its workers are at work, then require every worker to die within 5 s."""
+    time.sleep(0.2)  # let them get to work
+    workers = children(process.pid) or workers  # every worker started by now
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stdout.close()  # not read: orphaned workers would hold the pipes open
+    process.stderr.close()
+    gone = time.monotonic() + 5
+    while any(alive(pid) for pid in workers) and time.monotonic() < gone:
+        time.sleep(0.05)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:  # clean up after a failure: these are this test's processes
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"workers {survivors} outlived their killed parent"

@@ -6,42 +6,15 @@ Before the fix, both workers of a killed build kept running (~210 MB each), hold
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import signal
 import sqlite3
 import time
 from pathlib import Path
 
-from tests.faults.store_helpers import cli, make_home, start
+from tests.faults.store_helpers import assert_no_orphans_after_kill, children, cli, make_home, start
 
 PAPERS = 20_000  # one chunk of the build: long enough to catch the workers at work
-
-
-def children(pid: int) -> list[int]:
-    """Live processes whose parent is `pid` (read from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (dead, waiting to be reaped by init) does not count."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def big_store(home: Path) -> None:
@@ -81,19 +54,7 @@ def test_kill_9_during_a_build_leaves_no_workers(tmp_path: Path):
         if not workers:  # the build finished before we saw it; try again on a fresh index
             process.communicate()
             continue
-        time.sleep(0.2)  # let them get to work
-        workers = children(process.pid) or workers  # every worker started by now
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        process.stdout.close()  # not read: orphaned workers would hold the pipes open
-        process.stderr.close()
-        gone = time.monotonic() + 5
-        while any(alive(pid) for pid in workers) and time.monotonic() < gone:
-            time.sleep(0.05)
-        survivors = [pid for pid in workers if alive(pid)]
-        for pid in survivors:  # clean up after a failure: these are this test's processes
-            os.kill(pid, signal.SIGKILL)
-        assert not survivors, f"workers {survivors} outlived their killed parent"
+        assert_no_orphans_after_kill(process, workers)
         break
     else:
         raise AssertionError("never caught a build's workers running")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
-from tests.faults.store_helpers import cli, make_home, start, store_ids, write_papers
-from tests.faults.test_index_kill import alive, children
+from tests.faults.store_helpers import (
+    assert_no_orphans_after_kill,
+    children,
+    cli,
+    make_home,
+    start,
+    store_ids,
+    write_papers,
+)
 
 
 def test_kill_9_during_an_ingest_leaves_no_workers_and_nothing_half_stored(tmp_path: Path):
@@ -27,19 +32,7 @@ def test_kill_9_during_an_ingest_leaves_no_workers_and_nothing_half_stored(tmp_p
         if not workers:  # finished before we saw its workers: cannot happen twice at this size
             process.communicate()
             continue
-        time.sleep(0.2)
-        workers = children(process.pid) or workers  # every worker started by now
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        process.stdout.close()  # not read: orphaned workers would hold the pipes open
-        process.stderr.close()
-        gone = time.monotonic() + 5
-        while any(alive(pid) for pid in workers) and time.monotonic() < gone:
-            time.sleep(0.05)
-        survivors = [pid for pid in workers if alive(pid)]
-        for pid in survivors:  # clean up after a failure: these are this test's processes
-            os.kill(pid, signal.SIGKILL)
-        assert not survivors, f"workers {survivors} outlived their killed parent"
+        assert_no_orphans_after_kill(process, workers)
         break
     else:
         raise AssertionError("never caught an ingest's workers running")
