@@ -1,6 +1,7 @@
 """`paperbot ingest` of an arXiv-snapshot-format JSON Lines file at 10k / 100k / 1M records: time and peak memory.
 
     python bench/ingest_bench.py --size 100k            # also: 10k, 1m; --keep DIR keeps the file and home
+    python bench/ingest_bench.py --size 1m --keep /tmp/ib --reuse   # reuse the file built there before
 
 The file is built by resampling real records: titles and abstracts from SciFact and SciTLDR
 (../shared/data), wrapped at 80 columns with the snapshot's leading spaces and trailing
@@ -9,6 +10,9 @@ like the real snapshot lines in tests/data/real/. Each measurement is a fresh
 `python -m bot.cli ingest FILE` process (store + index sync, as a user runs it), timed
 wall-clock, with its peak RSS (getrusage) and the peak of the RSS summed over it and its
 two record-building workers (psutil). Then the same command again on the unchanged file. Targets (issue #13): 1M in <= 5 min and <= 1.5 GB; re-ingest <= 20% of the first.
+The machine is shared, so the load average (1, 5, 15 minutes) is recorded before and after each run.
+With `--reuse`, a file of the right size already in `--keep DIR` is used as it is (building the 1M file
+takes minutes); the home is always made afresh.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,11 +78,20 @@ def rfc2822(rng: random.Random, year: int) -> str:
 
 
 def build(size: int, path: Path) -> None:
+    """Write the file; the same seed gives the same bytes (the wrapped texts are cached, not re-wrapped)."""
     rng = random.Random(SEED)
     texts, names = real_texts(), real_names()
+    wrapped: dict[int, tuple[str, str]] = {}
     with path.open("w", encoding="utf-8") as out:
         for i in range(size):
-            title, abstract = rng.choice(texts)
+            pick = rng.randrange(len(texts))  # what rng.choice(texts) draws
+            if pick not in wrapped:
+                title, abstract = texts[pick]
+                wrapped[pick] = (
+                    "\n  ".join(textwrap.wrap(title, 70)),
+                    "  " + "\n".join(textwrap.wrap(abstract, 80)) + "\n",
+                )
+            title, abstract = wrapped[pick]
             year = rng.randint(2007, 2025)
             authors = rng.sample(names, k=rng.randint(1, min(6, len(names))))
             versions = [{"version": f"v{v + 1}", "created": rfc2822(rng, year + v)} for v in range(rng.randint(1, 3))]
@@ -86,14 +100,14 @@ def build(size: int, path: Path) -> None:
                 "id": f"{i // 100000 // 12 + 7:02d}{(i // 100000) % 12 + 1:02d}.{i % 100000:05d}",
                 "submitter": " ".join(reversed(authors[0][:2])),
                 "authors": ", ".join(" ".join(reversed(a[:2])) for a in authors),
-                "title": "\n  ".join(textwrap.wrap(title, 70)),
+                "title": title,
                 "comments": f"{rng.randint(4, 40)} pages",
                 "journal-ref": None,
                 "doi": None,
                 "report-no": None,
                 "categories": " ".join(rng.sample(CATEGORIES, k=rng.randint(1, 3))),
                 "license": "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
-                "abstract": "  " + "\n".join(textwrap.wrap(abstract, 80)) + "\n",
+                "abstract": abstract,
                 "versions": versions,
                 "update_date": f"{year + len(versions) - 1}-06-01",
                 "authors_parsed": authors,
@@ -127,25 +141,42 @@ def run_cli(*argv: str) -> tuple[float, float, float, dict]:
     return seconds, usage.ru_maxrss / 1024, tree_peak / 2**20, json.loads(text)
 
 
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: two other people share these two cores."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="100k", choices=list(SIZES))
     parser.add_argument("--keep", type=Path, help="build the file and home here and keep them")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the file built there by an earlier run")
     args = parser.parse_args()
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep DIR (the folder of the earlier run)")
     size = SIZES[args.size]
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"snapshot-{args.size}.jsonl"
-        started = time.perf_counter()
-        build(size, path)
-        print(
-            f"built {path.name}: {size:,} records, {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.0f} s"
-        )
+        if args.reuse and path.exists() and _lines(path) == size:
+            print(f"reusing {path}: {size:,} records, {path.stat().st_size / 1e6:.0f} MB")
+        else:
+            started = time.perf_counter()
+            build(size, path)
+            print(
+                f"built {path.name}: {size:,} records, {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.0f} s"
+            )
         home = folder / f"home-{args.size}"
+        shutil.rmtree(home, ignore_errors=True)  # a fresh home every run
+        load_before = load_average()
         first_s, first_mb, first_tree, first = run_cli("ingest", str(path), "--home", str(home))
+        load_after_first = load_average()
         again_s, again_mb, again_tree, again = run_cli("ingest", str(path), "--home", str(home))
         result = {
+            "load_average_before": load_before,
+            "load_average_after_first": load_after_first,
+            "load_average_after_reingest": load_average(),
             "size": size,
             "file_mb": round(path.stat().st_size / 1e6),
             "first_ingest_and_index_s": round(first_s, 1),
@@ -158,6 +189,11 @@ def main() -> None:
             "reingest_share_of_first": round(again_s / first_s, 3),
         }
         print(json.dumps(result, indent=2))
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 24), b""))
 
 
 if __name__ == "__main__":
