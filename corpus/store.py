@@ -371,6 +371,11 @@ class Store:
         return int(seq or 0), count
 
     @_guarded
+    def changed_since(self, seq: int) -> int:
+        """How many papers were added or changed after change number `seq` (what an index at `seq` lacks)."""
+        return self._db.execute("SELECT COUNT(*) FROM papers WHERE seq > ?", (seq,)).fetchone()[0]
+
+    @_guarded
     def get(self, paper_id: str) -> Paper | None:
         row = self._db.execute("SELECT record FROM papers WHERE id = ?", (paper_id,)).fetchone()
         return Paper.model_validate_json(row[0]) if row else None

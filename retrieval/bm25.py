@@ -128,18 +128,28 @@ class Postings:
         self.df -= np.bincount(terms, minlength=self.n_terms)
 
 
+def length_norm(doc_len: np.ndarray, alive: np.ndarray, params: BM25Params) -> tuple[int, float, np.ndarray]:
+    """(alive documents, avgdl, k1 * (1 - b + b * len(d) / avgdl) for every document): the per-document part
+    of the denominator, computed once per corpus state (here and by the on-disk build, so both agree exactly)."""
+    n_docs = int(alive.sum())
+    lengths = doc_len.astype(np.float64)
+    avgdl = float(lengths[alive].sum() / n_docs) if n_docs else 1.0
+    return n_docs, avgdl, params.k1 * (1 - params.b + params.b * lengths / avgdl)
+
+
+def impacts_of(tfs: np.ndarray, docs: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
+    """float32 tf-part of postings, tf*(k1+1)/(tf+norm[doc]), computed in float64 and rounded once."""
+    tf = tfs.astype(np.float64)
+    return (tf * (k1 + 1) / (tf + norm[docs])).astype(np.float32)
+
+
 class BM25Scorer:
     """Corpus statistics derived from postings, and the scoring loop over query terms."""
 
     def __init__(self, postings: Postings, params: BM25Params):
         self.postings = postings
         self.params = params
-        alive = postings.alive
-        self.n_docs = int(alive.sum())
-        lengths = postings.doc_len.astype(np.float64)
-        self.avgdl = float(lengths[alive].sum() / self.n_docs) if self.n_docs else 1.0
-        # the per-document part of the denominator, computed once per corpus state
-        self.norm = params.k1 * (1 - params.b + params.b * lengths / self.avgdl)
+        self.n_docs, self.avgdl, self.norm = length_norm(postings.doc_len, postings.alive, params)
         self.idf = self._idf(postings.df)
         self._impacts: np.ndarray | None = None
 
@@ -151,12 +161,13 @@ class BM25Scorer:
         in chunks so the temporary float64 arrays stay small.
         """
         if self._impacts is None:
-            postings, k1 = self.postings, self.params.k1
+            postings = self.postings
             impacts = np.empty(len(postings.docs), np.float32)
             step = 1_000_000
             for start in range(0, len(impacts), step):
-                tf = postings.tfs[start : start + step].astype(np.float64)
-                impacts[start : start + step] = tf * (k1 + 1) / (tf + self.norm[postings.docs[start : start + step]])
+                impacts[start : start + step] = impacts_of(
+                    postings.tfs[start : start + step], postings.docs[start : start + step], self.norm, self.params.k1
+                )
             self._impacts = impacts
         return self._impacts
 

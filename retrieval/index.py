@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -111,6 +111,36 @@ def _analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[
     return list(table.terms), flat, lengths
 
 
+def analyzed_chunks(
+    docs: Iterable[IndexDoc], analyzer: Analyzer, workers: int
+) -> Iterator[tuple[list[IndexDoc], tuple[list[str], np.ndarray, np.ndarray]]]:
+    """The documents in chunks of CHUNK, each with `_analyze_chunk`'s result, in order.
+
+    With workers, chunks are analyzed in that many processes; at most `workers` + 1 chunks are
+    in flight, so the texts held at once stay bounded whatever the corpus size.
+    """
+    iterator = iter(docs)
+    chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
+    if workers <= 1 or analyzer.config() != Analyzer().config():  # workers use the default analyzer
+        for batch in chunks:
+            yield batch, _analyze_chunk([doc.text for doc in batch], analyzer)
+        return
+    with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pending = []
+        for batch in chunks:
+            pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
+            if len(pending) > workers:
+                done_batch, future = pending.pop(0)
+                yield done_batch, future.result()
+        for done_batch, future in pending:
+            yield done_batch, future.result()
+
+
+def index_config(analyzer: Analyzer, params: BM25Params) -> dict:
+    """What meta.json records, and a loader checks, of the settings an index was made with."""
+    return {"format": FORMAT_VERSION, "analyzer": analyzer.config(), "params": vars(params)}
+
+
 class SearchIndex:
     """Paper ids, their years and BM25 postings; `search` answers a query with Hits."""
 
@@ -162,7 +192,7 @@ class SearchIndex:
         first = len(self.paper_ids)
         replaced: list[int] = []
         added = 0
-        for batch, (local_terms, local_ids, lengths) in self._analyzed_chunks(docs, workers):
+        for batch, (local_terms, local_ids, lengths) in analyzed_chunks(docs, self.analyzer, workers):
             known = len(self.terms)
             remap = np.fromiter(
                 (self.vocab.setdefault(t, len(self.vocab)) for t in local_terms), np.int64, len(local_terms)
@@ -185,23 +215,6 @@ class SearchIndex:
             self.postings.kill(np.asarray(replaced, np.int64))
         self.scorer = BM25Scorer(self.postings, self.params)
         return added
-
-    def _analyzed_chunks(self, docs: Iterable[IndexDoc], workers: int) -> Iterator[tuple[list[IndexDoc], tuple]]:
-        iterator = iter(docs)
-        chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
-        if workers <= 1 or self.analyzer.config() != Analyzer().config():  # workers use the default analyzer
-            for batch in chunks:
-                yield batch, _analyze_chunk([doc.text for doc in batch], self.analyzer)
-            return
-        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            pending = []
-            for batch in chunks:
-                pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
-                if len(pending) > workers * 2:
-                    done_batch, future = pending.pop(0)
-                    yield done_batch, future.result()
-            for done_batch, future in pending:
-                yield done_batch, future.result()
 
     # ------------------------------------------------------------------ searching
 
@@ -261,7 +274,7 @@ class SearchIndex:
     # ------------------------------------------------------------------ saving
 
     def config(self) -> dict:
-        return {"format": FORMAT_VERSION, "analyzer": self.analyzer.config(), "params": vars(self.params)}
+        return index_config(self.analyzer, self.params)
 
     def save(self, folder: Path, replace: bool = False) -> bool:
         """Publish this index as the folder's current version; False when the saved one is already as new.
@@ -274,34 +287,7 @@ class SearchIndex:
         never sees half an index; a crash leaves at worst a temporary folder, removed by the
         next save. Raises OSError (read-only folder, full disk); `save_quietly` tolerates that.
         """
-        folder = Path(folder)
-        with file_lock(lock_path(folder)):
-            folder.mkdir(parents=True, exist_ok=True)
-            current = current_version(folder)
-            on_disk = _saved_seq(current) if current else None
-            if not replace and on_disk is not None and on_disk >= self.seq and current is not None:
-                _tidy(folder, keep={current.name})
-                return False
-            temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
-            try:
-                temp.chmod(0o755)  # mkdtemp makes it private to this user; the bot may run as another
-                self._write_files(temp)
-                final = folder / f"v{self.seq}-{os.getpid()}-{time.time_ns()}"
-                os.rename(temp, final)
-            except BaseException:
-                shutil.rmtree(temp, ignore_errors=True)
-                raise
-            pointer = folder / f".{POINTER}.{os.getpid()}.tmp"
-            try:
-                pointer.write_text(final.name)
-                os.replace(pointer, folder / POINTER)
-            except BaseException:
-                pointer.unlink(missing_ok=True)
-                shutil.rmtree(final, ignore_errors=True)
-                raise
-            # keep the previous version: a reader that resolved CURRENT a moment ago may still be reading it
-            _tidy(folder, keep={final.name, *([current.name] if current else [])})
-            return True
+        return publish(folder, self.seq, self._write_files, replace)
 
     def _write_files(self, target: Path) -> None:
         p = self.postings
@@ -408,6 +394,52 @@ ARRAY_TYPES = {
 }
 
 
+def publish(folder: Path, seq: int, content: Callable[[Path], None] | Path, replace: bool = False) -> bool:
+    """Make a version as the folder's current one (`SearchIndex.save`); False when the saved one is already as new.
+
+    `content` writes the version's files into the folder it is given, under the lock; or it is a
+    complete version folder written beforehand without the lock (the on-disk build, which takes
+    minutes: savers must not wait that long), on the same file system, moved in here or removed.
+    """
+    folder = Path(folder)
+    prepared = content if isinstance(content, Path) else None
+    try:
+        with file_lock(lock_path(folder)):
+            folder.mkdir(parents=True, exist_ok=True)
+            current = current_version(folder)
+            on_disk = _saved_seq(current) if current else None
+            if not replace and on_disk is not None and on_disk >= seq and current is not None:
+                _tidy(folder, keep={current.name})
+                return False
+            final = folder / f"v{seq}-{os.getpid()}-{time.time_ns()}"
+            if prepared is not None:
+                os.rename(prepared, final)
+                prepared = None
+            else:
+                temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+                try:
+                    temp.chmod(0o755)  # mkdtemp makes it private to this user; the bot may run as another
+                    content(temp)
+                    os.rename(temp, final)
+                except BaseException:
+                    shutil.rmtree(temp, ignore_errors=True)
+                    raise
+            pointer = folder / f".{POINTER}.{os.getpid()}.tmp"
+            try:
+                pointer.write_text(final.name)
+                os.replace(pointer, folder / POINTER)
+            except BaseException:
+                pointer.unlink(missing_ok=True)
+                shutil.rmtree(final, ignore_errors=True)
+                raise
+            # keep the previous version: a reader that resolved CURRENT a moment ago may still be reading it
+            _tidy(folder, keep={final.name, *([current.name] if current else [])})
+            return True
+    finally:
+        if prepared is not None:
+            shutil.rmtree(prepared, ignore_errors=True)
+
+
 def lock_path(folder: Path) -> Path:
     """The lock file beside the index folder (outside it, so deleting the folder to re-index keeps it)."""
     return folder.parent / f".{folder.name}.lock"
@@ -425,11 +457,18 @@ def current_version(folder: Path) -> Path | None:
 
 
 def _saved_seq(version: Path) -> int | None:
-    try:
-        seq = json.loads((version / "meta.json").read_text(encoding="utf-8")).get("seq")
-    except (OSError, ValueError, AttributeError):
-        return None
+    meta = _saved_meta(version)
+    seq = meta.get("seq") if meta else None
     return seq if isinstance(seq, int) else None
+
+
+def _saved_meta(version: Path) -> dict | None:
+    """A version's meta.json, or None when it cannot be read as an object."""
+    try:
+        meta = json.loads((version / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _tidy(folder: Path, keep: set[str]) -> None:
@@ -548,12 +587,62 @@ def open_index(
         index = None
     if problem:
         log.warning("index %s; rebuilding it from the store", problem)
+    if _rebuild_saved(folder, store, analyzer, params, workers):
+        index = SearchIndex.load(folder, analyzer, params)
+        if index is not None:
+            index.catch_up(store)  # a writer may have stored more meanwhile
+            return index
+    # the folder cannot be written (read-only, full disk): build in memory; save_quietly says why, once
     current = store.sequence
     seen = [current]
     index = SearchIndex.build(_stream_rows(store, 0, seen), analyzer, params, seq=current, workers=workers)
     index.seq = seen[0]
     save_quietly(index, folder, replace=True)
     return index
+
+
+def _rebuild_saved(
+    folder: Path, store: Store, analyzer: Analyzer | None, params: BM25Params | None, workers: int
+) -> bool:
+    """Index every paper of the store straight to disk (`index_build`); False when the files cannot be written."""
+    from retrieval.index_build import build_saved  # it builds on this module
+
+    seen = [store.sequence]
+    try:
+        build_saved(_stream_rows(store, 0, seen), folder, lambda: seen[0], analyzer, params, workers, replace=True)
+    except OSError as exc:
+        log.debug("index %s: cannot build on disk (%s)", folder, exc)
+        return False
+    return True
+
+
+def sync_saved(
+    home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
+) -> SearchIndex | None:
+    """Bring the home's saved index up to the store's state, for a command that wrote papers; the index if loaded.
+
+    A change that is small next to the saved index is applied to it in memory (`open_index`). When
+    there is no saved index yet, or the store changed by at least half as many papers as the index
+    holds (a first big ingest), the index is rebuilt straight to disk instead and never loaded:
+    catching up a million new papers in memory held twice the final index (2.0 GB), the on-disk
+    build holds a chunk and a block. A damaged or foreign index goes through `open_index`, which
+    says so once and rebuilds.
+    """
+    folder = Path(home) / INDEX_DIR
+    analyzer, params = analyzer or Analyzer(), params or BM25Params()
+    version = current_version(folder)
+    if version is None and not (folder / "meta.json").exists():
+        big = True
+    else:
+        meta = _saved_meta(version) if version is not None else None
+        usable = meta is not None and all(meta.get(k) == v for k, v in index_config(analyzer, params).items())
+        seq, papers = (meta.get("seq"), meta.get("papers")) if meta else (None, None)
+        if not usable or not isinstance(seq, int) or not isinstance(papers, int) or seq > store.sequence:
+            return open_index(home, store, analyzer, params, workers)
+        big = store.changed_since(seq) * 2 >= max(papers, CHUNK)
+    if big and _rebuild_saved(folder, store, analyzer, params, workers):
+        return None
+    return open_index(home, store, analyzer, params, workers)
 
 
 def rank_bm25_reference(documents: Sequence[str], analyzer: Analyzer, params: BM25Params):

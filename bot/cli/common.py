@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from corpus.home import open_store
 from corpus.store import Store
-from retrieval.index import SearchIndex, open_index
+from retrieval.index import SearchIndex, open_index, sync_saved
 
 EXIT_USAGE = 2
 ECHO_LIMIT = 200  # characters of a user's input repeated back in a message
@@ -46,9 +46,14 @@ class Context:
         self.store: Store = open_store(home)
         self._index: SearchIndex | None = None
 
-    def sync_index(self) -> SearchIndex:
-        """Load the index and bring it up to the store's state (building it the first time)."""
-        return self.index
+    def sync_index(self) -> None:
+        """Bring the saved index up to the store's state after a write, so the next command starts at once.
+
+        A big change (a first ingest of a large dump) is indexed straight to disk without loading
+        the index into this process (`sync_saved`); a command that then asks for `index` loads it.
+        """
+        if self._index is None:
+            self._index = sync_saved(self.home, self.store, workers=min(2, os.cpu_count() or 1))
 
     @property
     def index(self) -> SearchIndex:
