@@ -115,11 +115,14 @@ def build(size: int, path: Path) -> None:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def run_cli(*argv: str) -> tuple[float, float, float, dict]:
+def run_cli(*argv: str) -> tuple[float, float, float, dict, float]:
     """Wall seconds, peak RSS of the paperbot process (wait4), peak RSS summed over it and its
     worker processes (psutil, sampled every 0.1 s; pages the forked workers share with it are
-    counted twice, so this errs high), and the --json output."""
+    counted twice, so this errs high), the --json output, and the CPU seconds (user + system)
+    of the process and its workers: unlike the wall time, that does not depend on how busy the
+    other users keep the two cores (wall time >= CPU seconds / 2 here)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     tree_peak = 0
     with tempfile.TemporaryFile() as out:
@@ -138,7 +141,8 @@ def run_cli(*argv: str) -> tuple[float, float, float, dict]:
         text = out.read().decode()
     if process.returncode != 0:
         raise SystemExit(f"paperbot {' '.join(argv)} failed ({process.returncode}): {text[-500:]}")
-    return seconds, usage.ru_maxrss / 1024, tree_peak / 2**20, json.loads(text)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, usage.ru_maxrss / 1024, tree_peak / 2**20, json.loads(text), cpu
 
 
 def load_average() -> list[float]:
@@ -170,9 +174,9 @@ def main() -> None:
         home = folder / f"home-{args.size}"
         shutil.rmtree(home, ignore_errors=True)  # a fresh home every run
         load_before = load_average()
-        first_s, first_mb, first_tree, first = run_cli("ingest", str(path), "--home", str(home))
+        first_s, first_mb, first_tree, first, first_cpu = run_cli("ingest", str(path), "--home", str(home))
         load_after_first = load_average()
-        again_s, again_mb, again_tree, again = run_cli("ingest", str(path), "--home", str(home))
+        again_s, again_mb, again_tree, again, again_cpu = run_cli("ingest", str(path), "--home", str(home))
         result = {
             "load_average_before": load_before,
             "load_average_after_first": load_after_first,
@@ -180,15 +184,17 @@ def main() -> None:
             "size": size,
             "file_mb": round(path.stat().st_size / 1e6),
             "first_ingest_and_index_s": round(first_s, 1),
+            "first_cpu_s": round(first_cpu, 1),
             "first_peak_rss_mb": round(first_mb),
             "first_peak_rss_with_workers_mb": round(first_tree),
             "first": {k: first[k] for k in ("added", "updated", "unchanged", "papers")},
             "reingest_s": round(again_s, 1),
+            "reingest_cpu_s": round(again_cpu, 1),
             "reingest_peak_rss_with_workers_mb": round(again_tree),
             "reingest": {k: again[k] for k in ("added", "updated", "unchanged")},
             "reingest_share_of_first": round(again_s / first_s, 3),
         }
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result))
 
 
 def _lines(path: Path) -> int:

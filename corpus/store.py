@@ -43,9 +43,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Kept outside SCHEMA on purpose: created by the ingest path that uses them.
 _RAW_DIGESTS = "CREATE TABLE IF NOT EXISTS raw_digests (id TEXT PRIMARY KEY, digest TEXT NOT NULL)"
 _STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS staging (id TEXT PRIMARY KEY, version INTEGER, hash TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS stage.staging (id TEXT PRIMARY KEY, version INTEGER, hash TEXT NOT NULL,"
     " record TEXT NOT NULL, published TEXT, source TEXT NOT NULL, digest TEXT)"
 )
+
+
+STAGE_CACHE_KIB = 16 * 1024  # page cache of the scratch database that holds an ingest's staged records
+MERGE_CACHE_KIB = 64 * 1024  # page cache of the store file while staged records are merged into it
 
 
 class IngestReport(BaseModel):
@@ -201,9 +205,8 @@ class Store:
         report = IngestReport()
         problems: list[Problem] = []
         self._db.execute(_RAW_DIGESTS)
-        self._db.execute(_STAGING)
-        self._db.execute("DELETE FROM temp.staging")
         self._db.commit()
+        self._open_stage()
         builder = _Builder(workers)
         try:
             batch: list[Paper | RawRecord] = []
@@ -229,9 +232,30 @@ class Store:
         finally:
             builder.close()
             self._db.rollback()  # only ever an unfinished batch: the merge commits on its own
-            self._db.execute("DELETE FROM temp.staging")
-            self._db.commit()
+            self._close_stage()
         return report
+
+    def _open_stage(self) -> None:
+        """Attach a private scratch database for the staged records, with an empty staging table.
+
+        `ATTACH ''` is a temporary file SQLite deletes by itself (at detach, close or crash), so
+        detaching drops a million staged records at once; emptying a table instead walks every
+        page of it (3.7 s of a 100k ingest, profiled). Its own 16 MB page cache keeps the
+        lookups of ids already staged off the disk.
+        """
+        if not any(row[1] == "stage" for row in self._db.execute("PRAGMA database_list")):
+            self._db.execute("ATTACH DATABASE '' AS stage")
+            self._db.execute(f"PRAGMA stage.cache_size = -{STAGE_CACHE_KIB}")
+        self._db.execute(_STAGING)
+        self._db.execute("DELETE FROM stage.staging")  # empty unless an earlier detach failed
+        self._db.commit()
+
+    def _close_stage(self) -> None:
+        try:
+            self._db.execute("DETACH DATABASE stage")
+        except sqlite3.OperationalError:  # still in use: emptied instead, and reused by the next ingest
+            self._db.execute("DELETE FROM stage.staging")
+            self._db.commit()
 
     def _prepare(self, batch: list, report: IngestReport, builder: _Builder) -> tuple[list, Iterator]:
         """Set the batch's records building (all but those unchanged since last time); returns what _stage needs."""
@@ -265,29 +289,42 @@ class Store:
             staged[row[0]] = (row, digest)
         if not staged:
             return
-        for paper_id, record in self._select_in("SELECT id, record FROM temp.staging WHERE id IN ({})", list(staged)):
+        for paper_id, record in self._select_in("SELECT id, record FROM stage.staging WHERE id IN ({})", list(staged)):
             row, digest = staged[paper_id]
             staged[paper_id] = (_row(merge(Paper.model_validate_json(record), _paper(row))), digest)
         self._db.executemany(
-            "INSERT OR REPLACE INTO temp.staging (id, version, hash, record, published, source, digest)"
+            "INSERT OR REPLACE INTO stage.staging (id, version, hash, record, published, source, digest)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(*row, digest) for row, digest in staged.values()],
         )
         self._db.commit()
 
     def _merge_staged(self, report: IngestReport, batch_size: int) -> None:
-        """Move the staged records into `papers` in one transaction: insert the new, merge the known."""
+        """Move the staged records into `papers` in one transaction: insert the new, merge the known.
+
+        The main file's page cache is raised to MERGE_CACHE_KIB for the merge (SQLite's default
+        2 MB keeps too few pages of the `published` index, which a big ingest updates at random
+        places), and set back after.
+        """
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        cache = self._db.execute("PRAGMA main.cache_size").fetchone()[0]
+        self._db.execute(f"PRAGMA main.cache_size = -{MERGE_CACHE_KIB}")
+        try:
+            self._merge_staged_rows(report, batch_size, now)
+        finally:
+            self._db.execute(f"PRAGMA main.cache_size = {int(cache)}")
+
+    def _merge_staged_rows(self, report: IngestReport, batch_size: int, now: str) -> None:
         with self._db:  # commits on success, rolls back on any exception
             self._db.execute("BEGIN IMMEDIATE")
             seq = self.sequence
             report.unchanged += self._db.execute(
-                "SELECT COUNT(*) FROM temp.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
+                "SELECT COUNT(*) FROM stage.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
             ).fetchone()[0]
             cursor = self._db.execute(
                 "INSERT INTO papers (id, version, hash, record, published, source, added_at, seq)"
                 " SELECT id, version, hash, record, published, source, ?, ? + ROW_NUMBER() OVER (ORDER BY rowid)"
-                " FROM temp.staging s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY rowid",
+                " FROM stage.staging s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY rowid",
                 (now, seq),
             )
             report.added += cursor.rowcount
@@ -295,7 +332,7 @@ class Store:
             last = 0
             while True:
                 rows = self._db.execute(
-                    "SELECT s.rowid, s.record, p.record, p.hash FROM temp.staging s JOIN papers p ON p.id = s.id"
+                    "SELECT s.rowid, s.record, p.record, p.hash FROM stage.staging s JOIN papers p ON p.id = s.id"
                     " WHERE s.rowid > ? AND p.hash != s.hash ORDER BY s.rowid LIMIT ?",
                     (last, batch_size),
                 ).fetchall()
@@ -326,7 +363,7 @@ class Store:
                 )
                 report.updated += len(updates)
             self._db.execute(
-                "INSERT OR REPLACE INTO raw_digests (id, digest) SELECT id, digest FROM temp.staging WHERE digest IS NOT NULL"
+                "INSERT OR REPLACE INTO raw_digests (id, digest) SELECT id, digest FROM stage.staging WHERE digest IS NOT NULL"
             )
             self._set_meta("seq", str(seq))
 

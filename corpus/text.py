@@ -36,11 +36,17 @@ def clean_abstract(text: str) -> str:
 
 def clean_title(text: str) -> str:
     """Display form of a title or a name: entities and HTML tags removed, text-mode LaTeX decoded, math kept."""
+    if not any(mark in text for mark in _TITLE_MARKS):
+        return collapse_whitespace(text)  # the common case (most names, many titles): nothing but whitespace to do
     text = _unescape_fully(text)
     parts = _MATH.split(text)
     for index in range(0, len(parts), 2):  # even parts are outside math
         parts[index] = _decode_text_mode(_TAG.sub("", parts[index]))
     return collapse_whitespace("".join(parts))
+
+
+# Without any of these, unescaping, math splitting, tag removal and LaTeX decoding all leave the text as it is.
+_TITLE_MARKS = "&<$\\{}~"
 
 
 def _unescape_fully(text: str) -> str:

