@@ -246,6 +246,8 @@ class Store:
         if not any(row[1] == "stage" for row in self._db.execute("PRAGMA database_list")):
             self._db.execute("ATTACH DATABASE '' AS stage")
             self._db.execute(f"PRAGMA stage.cache_size = -{STAGE_CACHE_KIB}")
+            # nothing staged outlives the ingest and a crash deletes the file: its rollback journal can stay in memory
+            self._db.execute("PRAGMA stage.journal_mode = MEMORY")
         self._db.execute(_STAGING)
         self._db.execute("DELETE FROM stage.staging")  # empty unless an earlier detach failed
         self._db.commit()
@@ -321,10 +323,19 @@ class Store:
             report.unchanged += self._db.execute(
                 "SELECT COUNT(*) FROM stage.staging s JOIN papers p ON p.id = s.id WHERE p.hash = s.hash"
             ).fetchone()[0]
+            # The new ids first, numbered in staging order by the rowid of a small table. Selecting the
+            # new records straight into `papers` (NOT EXISTS on papers) made SQLite copy every staged
+            # record into a scratch table first, as a SELECT that reads the table it inserts into must.
+            self._db.execute("DROP TABLE IF EXISTS stage.fresh")
+            self._db.execute("CREATE TABLE stage.fresh (n INTEGER PRIMARY KEY, staged INTEGER NOT NULL)")
+            self._db.execute(
+                "INSERT INTO stage.fresh (staged) SELECT s.rowid FROM stage.staging s"
+                " WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY s.rowid"
+            )
             cursor = self._db.execute(
                 "INSERT INTO papers (id, version, hash, record, published, source, added_at, seq)"
-                " SELECT id, version, hash, record, published, source, ?, ? + ROW_NUMBER() OVER (ORDER BY rowid)"
-                " FROM stage.staging s WHERE NOT EXISTS (SELECT 1 FROM papers p WHERE p.id = s.id) ORDER BY rowid",
+                " SELECT s.id, s.version, s.hash, s.record, s.published, s.source, ?, ? + f.n"
+                " FROM stage.fresh f JOIN stage.staging s ON s.rowid = f.staged ORDER BY f.n",
                 (now, seq),
             )
             report.added += cursor.rowcount

@@ -602,14 +602,22 @@ def open_index(
 
 
 def _rebuild_saved(
-    folder: Path, store: Store, analyzer: Analyzer | None, params: BM25Params | None, workers: int
+    folder: Path,
+    store: Store,
+    analyzer: Analyzer | None,
+    params: BM25Params | None,
+    workers: int,
+    replace: bool = True,
 ) -> bool:
-    """Index every paper of the store straight to disk (`index_build`); False when the files cannot be written."""
+    """Index every paper of the store straight to disk (`index_build`); False when the files cannot be written.
+
+    `replace`: publish even over a saved version that claims to be as new (it was found damaged).
+    """
     from retrieval.index_build import build_saved  # it builds on this module
 
     seen = [store.sequence]
     try:
-        build_saved(_stream_rows(store, 0, seen), folder, lambda: seen[0], analyzer, params, workers, replace=True)
+        build_saved(_stream_rows(store, 0, seen), folder, lambda: seen[0], analyzer, params, workers, replace)
     except OSError as exc:
         log.debug("index %s: cannot build on disk (%s)", folder, exc)
         return False
@@ -640,7 +648,8 @@ def sync_saved(
         if not usable or not isinstance(seq, int) or not isinstance(papers, int) or seq > store.sequence:
             return open_index(home, store, analyzer, params, workers)
         big = store.changed_since(seq) * 2 >= max(papers, CHUNK)
-    if big and _rebuild_saved(folder, store, analyzer, params, workers):
+    # not `replace`: if another process saved a newer index meanwhile, that one stays
+    if big and _rebuild_saved(folder, store, analyzer, params, workers, replace=False):
         return None
     return open_index(home, store, analyzer, params, workers)
 

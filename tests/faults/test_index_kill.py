@@ -60,3 +60,4 @@ def test_kill_9_during_a_build_leaves_no_workers(tmp_path: Path):
         raise AssertionError("never caught a build's workers running")
     result = cli(home, "corpus")  # and the next command rebuilds normally
     assert result.returncode == 0 and f"{13 + PAPERS} papers" in result.stdout, result.stderr
+    assert not list(home.glob(".index-build-*"))  # the killed build's scratch files are cleared away

@@ -29,7 +29,9 @@ def docs() -> list[IndexDoc]:
     docs = []
     for n, line in enumerate(path.read_text().splitlines()):
         record = json.loads(line)
-        docs.append(IndexDoc(str(record["doc_id"]), f"{record['title']}\n{' '.join(record['sentences'])}", 1990 + n % 35))
+        docs.append(
+            IndexDoc(str(record["doc_id"]), f"{record['title']}\n{' '.join(record['sentences'])}", 1990 + n % 35)
+        )
     return docs
 
 
@@ -110,7 +112,10 @@ def test_a_big_change_is_indexed_on_disk_without_loading_and_a_small_one_in_memo
         assert sync_saved(home, store) is None  # no index yet: built on disk, not loaded
         assert len(SearchIndex.load(home / INDEX_DIR)) == 13
         store.ingest(
-            [Paper(id=f"2501.{n:05d}", title=f"Zebra finch study {n}", abstract="Zebra finches sing.") for n in range(25)]
+            [
+                Paper(id=f"2501.{n:05d}", title=f"Zebra finch study {n}", abstract="Zebra finches sing.")
+                for n in range(25)
+            ]
         )
         assert sync_saved(home, store) is None  # 25 new next to 13 indexed: rebuilt on disk
         saved = SearchIndex.load(home / INDEX_DIR)
