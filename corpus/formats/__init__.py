@@ -49,14 +49,18 @@ def _member_records(path: Path, name: str, stream) -> Iterator[RawRecord | Probl
         try:
             yield from oai_records(stream, source)
         except OaiError as exc:
-            raise LoadError(name, [Problem("", "oai-pmh", f"{exc}: the response holds no records")]) from None
+            message = f"{str(exc).rstrip('. ')}: the response holds no records"
+            raise LoadError(name, [Problem("", "oai-pmh", message)]) from None
         return
     if text_head.startswith("{") or (suffix in {".jsonl", ".ndjson", ".json"} and not text_head.startswith("<")):
         yield from jsonl_records(stream, source)
         return
     text = _read_text(stream, name)
     if text_head.startswith("<") or suffix in {".xml", ".atom", ".rss", ".rdf"}:
-        yield from feed_records(text, source)
+        try:
+            yield from feed_records(text, source)
+        except LoadError as exc:  # named as the user gave it, like every other rejected file
+            raise LoadError(name, exc.problems) from None
         return
     yield from seed_records(text, Path(inner_name(str(path))) if name == str(path) else Path(name), metadata_for(path))
 
