@@ -134,9 +134,7 @@ def _arxiv_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
         value = _text(body, f"{ns}{tag}")
         if value:
             fields[key] = value[:10]
-    comment = _text(body, f"{ns}comments")
-    if comment:
-        fields["comment"] = comment
+    _add_extras(body, ns, fields)
     return fields
 
 
@@ -165,7 +163,13 @@ def _raw_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
             fields["published"] = versions[0][1]
         if len(versions) > 1 and versions[-1][1]:
             fields["updated"] = versions[-1][1]
-    comment = _text(body, f"{ns}comments")
-    if comment:
-        fields["comment"] = comment
+    _add_extras(body, ns, fields)
     return fields
+
+
+def _add_extras(body: ET.Element, ns: str, fields: dict) -> None:
+    """<comments>, <doi> and <journal-ref>: the same elements in the `arXiv` and `arXivRaw` formats."""
+    for key, tag in (("comment", "comments"), ("doi", "doi"), ("journal_ref", "journal-ref")):
+        value = _text(body, f"{ns}{tag}")
+        if value:
+            fields[key] = value

@@ -292,3 +292,48 @@ def test_cli_rejects_an_oai_error_and_an_html_page_in_one_line_each_and_stores_n
     db = sqlite3.connect(home / "papers.sqlite3")
     assert db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 13  # the bundled papers, nothing more
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "paper_id", "doi", "journal_ref"),
+    [
+        ("snapshot_0704.0001.jsonl", "0704.0001", "10.1103/PhysRevD.76.013009", "Phys.Rev.D76:013009,2007"),
+        ("snapshot_lines.jsonl", "hep-th/9608091", "10.1016/S0370-2693(96)01409-8", "Phys.Lett.B390:243-251,1997"),
+        ("api_id_list_1111.2011v2.atom", "1111.2011", "10.1103/PhysRevB.85.115117", "Phys. Rev. B 85, 115117 (2012)"),
+        (  # the API wraps it over two lines
+            "api_acm_classes_2023-01-18.atom",
+            "1511.02281",
+            "10.1016/B978-0-12-420248-1.00008-8",
+            "Artificial Intelligence in Behavioral Health and Mental Health Care (2015) 185-203;",
+        ),
+        (RSS_2026, "2205.06398", "10.1093/bioinformatics/btac431", None),  # <arxiv:DOI>
+        (
+            "oaipmh_arXiv_2018_with_token.xml",
+            "0704.1000",
+            "10.1103/PhysRevLett.99.131803",
+            "Phys.Rev.Lett.99:131803,2007",
+        ),
+        (
+            "oaipmh_arXiv_astro-ph_2013.xml",
+            "0801.3931",
+            "10.1007/978-3-540-75826-6_11",
+            "Chaos in Astronomy Astrophysics and Space Science Proceedings 2009, pp 115-122",
+        ),
+    ],
+)
+def test_every_real_format_keeps_the_doi_and_journal_reference(name, paper_id, doi, journal_ref):
+    """Every format sends them and a citation prints them; no loader kept them before these files showed it."""
+    paper = by_id(name)[paper_id]
+    assert (paper.doi, paper.journal_ref) == (doi, journal_ref)
+
+
+def test_cli_cites_a_real_api_record_with_its_doi_and_journal(tmp_path):
+    home = tmp_path / "home"
+    assert _cli(home, "ingest", str(REAL / "api_id_list_1111.2011v2.atom")).returncode == 0
+    cited = _cli(home, "cite", "1111.2011", "--style", "plain")
+    assert cited.returncode == 0, cited.stderr
+    assert cited.stdout.strip() == (
+        'James M. Murray, Adrian Del Maestro, Zlatko Tesanovic. "Quantum Criticality for Extended Nodes on a Bethe'
+        ' Lattice in the Large Connectivity Limit." arXiv:1111.2011 [cond-mat.str-el] Phys. Rev. B 85, 115117 (2012)'
+        " (2011) doi:10.1103/PhysRevB.85.115117 https://arxiv.org/abs/1111.2011"
+    )
