@@ -262,8 +262,10 @@ def test_cli_ingests_every_new_real_file_and_the_digest_lists_only_first_version
     assert listed["published"] == 2
     assert sorted(p["paper_id"] for p in listed["papers"]) == ["2609.26811", "2609.26820"]
     again = _cli(home, "ingest", str(REAL), "--json")  # the whole folder, these six again among them
-    assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["updated"] == 0  # reading back what was stored changes nothing
+    report = json.loads(again.stdout)
+    rejected = [Path(f["path"]).name for f in report["files"] if f["rejected"]]
+    assert again.returncode == 1 and rejected == ["api_error_incorrect_id_manual.atom"]  # the others still land
+    assert report["updated"] == 0  # reading back what was stored changes nothing
 
 
 def test_cli_rejects_an_oai_error_and_an_html_page_in_one_line_each_and_stores_nothing(tmp_path):
@@ -337,3 +339,20 @@ def test_cli_cites_a_real_api_record_with_its_doi_and_journal(tmp_path):
         ' Lattice in the Large Connectivity Limit." arXiv:1111.2011 [cond-mat.str-el] Phys. Rev. B 85, 115117 (2012)'
         " (2011) doi:10.1103/PhysRevB.85.115117 https://arxiv.org/abs/1111.2011"
     )
+
+
+def test_the_real_api_error_response_is_rejected_in_one_line_and_nothing_is_stored(tmp_path):
+    """arXiv answers a bad query with HTTP 200 and a feed whose one entry is the error: not a paper titled "Error"."""
+    path = REAL / "api_error_incorrect_id_manual.atom"
+    with pytest.raises(LoadError, match="arXiv API error: incorrect id format for 1234.12345"):
+        load_path(path)
+    home = tmp_path / "home"
+    done = _cli(home, "ingest", str(path), "--json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if str(path) in line]
+    assert line == f"{path}: feed: arXiv API error: incorrect id format for 1234.12345"
+    assert json.loads(done.stdout)["rejected"] == 1
+    db = sqlite3.connect(home / "papers.sqlite3")
+    assert db.execute("SELECT COUNT(*) FROM papers WHERE id LIKE '%1234.12345%'").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 13
+    db.close()
