@@ -356,3 +356,31 @@ def test_the_real_api_error_response_is_rejected_in_one_line_and_nothing_is_stor
     assert db.execute("SELECT COUNT(*) FROM papers WHERE id LIKE '%1234.12345%'").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 13
     db.close()
+
+
+def test_a_real_2026_api_response_in_the_new_format_is_read_the_same():
+    """The API's 2026 answers differ in form (prefixes on the root, `arxiv:primary_category` without a scheme,
+    summaries on one line, <published> after the categories): the same fields must come out."""
+    papers = by_id("api_new_format_cs.CL_2026-09-24.atom")
+    assert list(papers) == ["2609.28471", "2609.28449", "2609.28442"]
+    first = papers["2609.28471"]
+    assert (first.version, str(first.published), first.authors) == (1, "2026-09-23", ["Peter Kirby"])
+    assert first.categories == ["cs.CL", "cs.LG"] and first.doi == "10.1007/978-3-032-39150-6_7"
+    assert first.journal_ref.endswith("LNCS 17087, pp. 92-102, Springer (2027)")
+    assert papers["2609.28449"].title == "Can LLMs Reason About Runtime Behavior? A Repository-Level Dynamic Benchmark"
+    assert papers["2609.28449"].authors[4] == "Tien N. Nguyen" and len(papers["2609.28449"].authors) == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "total"),
+    [
+        ("api_new_format_cs.CL_2026-09-24.atom", 119894),
+        ("api_msc_classes_lmm_2024-05-01.atom", 308),
+        ("api_acm_classes_2023-01-18.atom", 2040339),
+        ("api_empty_2024-05-04.atom", 0),
+    ],
+)
+def test_api_search_paging_reads_the_total_from_real_responses_old_and_new(name, total):
+    from corpus.feeds import _total_results
+
+    assert _total_results((REAL / name).read_text()) == total  # where a `search:` feed stops paging
