@@ -384,3 +384,28 @@ def test_api_search_paging_reads_the_total_from_real_responses_old_and_new(name,
     from corpus.feeds import _total_results
 
     assert _total_results((REAL / name).read_text()) == total  # where a `search:` feed stops paging
+
+
+def test_a_real_atom_listing_with_latex_author_names_math_and_cross_lists():
+    """rss.arxiv.org/atom: the listing's Atom form. Names in dc:creator carry LaTeX accents; abstracts carry
+    math and escaped `<`; cross-lists are announced that day, not published."""
+    papers = by_id("rss_atom_cs.AI_2025-08-20_excerpt.atom")
+    assert list(papers) == ["2508.13171", "2508.13176", "2508.13177", "2508.13429", "2508.13434"]
+    for new in ("2508.13171", "2508.13176", "2508.13177"):
+        assert str(papers[new].published) == str(papers[new].announced) == "2025-08-20"
+    for cross in ("2508.13429", "2508.13434"):
+        assert papers[cross].published is None and str(papers[cross].announced) == "2025-08-20"
+    assert papers["2508.13177"].authors == [
+        "Nikola Pižurica",
+        "Nikola Milović",
+        "Igor Jovančević",
+        "Conor Heins",
+        "Miguel de Prado",
+    ]
+    assert papers["2508.13429"].authors == ["Paulo André Lima de Castro"]
+    assert papers["2508.13429"].categories == ["q-fin.CP", "cs.AI"]
+    logic = papers["2508.13176"].abstract  # math in an abstract stays exactly as written
+    assert "the description logics $\\mathcal{E\\mkern-2mu L}$ and $\\mathcal{E\\mkern-2mu LI}$ as well" in logic
+    assert "and $1.13\\times$ faster training efficiency." in papers["2508.13434"].abstract
+    assert "with p < 0.001 and Cohen's d > 23 across" in papers["2508.13171"].abstract
+    assert papers["2508.13171"].title.startswith("Cognitive Workspace: Active Memory Management for LLMs -- An")
