@@ -17,7 +17,7 @@ from pathlib import Path
 from corpus.formats.common import LoadError, inner_name, is_supported, open_members, peek
 from corpus.formats.feeds import feed_records
 from corpus.formats.jsonl import jsonl_records
-from corpus.formats.oaipmh import OaiError, oai_records
+from corpus.formats.oaipmh import NotRecords, OaiError, oai_records
 from corpus.formats.seed import metadata_for, seed_records
 from corpus.models import Problem, RawRecord
 
@@ -48,6 +48,8 @@ def _member_records(path: Path, name: str, stream) -> Iterator[RawRecord | Probl
     if "<oai-pmh" in text_head[:1500]:
         try:
             yield from oai_records(stream, source)
+        except NotRecords as exc:
+            raise LoadError(name, [Problem("", "oai-pmh", str(exc))]) from None
         except OaiError as exc:
             message = f"{str(exc).rstrip('. ')}: the response holds no records"
             raise LoadError(name, [Problem("", "oai-pmh", message)]) from None

@@ -264,7 +264,11 @@ def test_cli_ingests_every_new_real_file_and_the_digest_lists_only_first_version
     again = _cli(home, "ingest", str(REAL), "--json")  # the whole folder, these six again among them
     report = json.loads(again.stdout)
     rejected = [Path(f["path"]).name for f in report["files"] if f["rejected"]]
-    assert again.returncode == 1 and rejected == ["api_error_incorrect_id_manual.atom"]  # the others still land
+    # the two real files that hold no records are refused; the others still land
+    assert again.returncode == 1 and rejected == [
+        "api_error_incorrect_id_manual.atom",
+        "oaipmh_ListIdentifiers_2014.xml",
+    ]
     assert report["updated"] == 0  # reading back what was stored changes nothing
 
 
@@ -409,3 +413,15 @@ def test_a_real_atom_listing_with_latex_author_names_math_and_cross_lists():
     assert "and $1.13\\times$ faster training efficiency." in papers["2508.13434"].abstract
     assert "with p < 0.001 and Cohen's d > 23 across" in papers["2508.13171"].abstract
     assert papers["2508.13171"].title.startswith("Cognitive Workspace: Active Memory Management for LLMs -- An")
+
+
+def test_a_real_oai_pmh_list_identifiers_response_is_refused_not_read_as_zero_records(tmp_path):
+    """Found on a real file: a saved ListIdentifiers page (3 headers, no metadata) used to ingest as
+    "0 added" with exit 0, silently losing the three records it names."""
+    path = REAL / "oaipmh_ListIdentifiers_2014.xml"
+    with pytest.raises(LoadError, match="this is an OAI-PMH ListIdentifiers response, which holds no records"):
+        load_path(path)
+    done = _cli(tmp_path / "home", "ingest", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if str(path) in line]
+    assert line.startswith(f"{path}: oai-pmh: this is an OAI-PMH ListIdentifiers response") and "harvest" in line
