@@ -2,6 +2,9 @@
 
     python bench/train_answerability.py            # grouped CV report, then writes retrieval/answerability_model.json
     python bench/train_answerability.py --cv-only  # report only
+    python bench/train_answerability.py --semantic # the model for the semantic stage's fused order
+                                                   # (retrieval/answerability_semantic_model.json; needs
+                                                   # the eval vectors: python -m retrieval.semantic eval-vectors)
 
 Examples, each a (question, corpus) pair:
 - answer:  SciFact train claims that have evidence, against SciFact's corpus;
@@ -32,7 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_selector import to_json  # noqa: E402
 
-from retrieval.answerability import FEATURES, MODEL_PATH, AnswerabilityModel  # noqa: E402
+from retrieval.answerability import (  # noqa: E402
+    FEATURES,
+    MODEL_PATH,
+    SEMANTIC_FEATURES,
+    SEMANTIC_MODEL_PATH,
+    AnswerabilityModel,
+)
 from retrieval.benchmarks import (  # noqa: E402
     AnswerabilityCorpora,
     nq_questions,
@@ -59,8 +68,16 @@ ROUNDS = 300
 MAX_NQ_ANSWERED = 0.01  # per corpus, out of fold: leaves room under the 2% target on unseen questions
 
 
-def collect(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    corpora = AnswerabilityCorpora(data_dir)
+def collect(data_dir: Path, semantic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    corpora = AnswerabilityCorpora(data_dir, semantic)
+    if semantic:
+        if corpora.stage is None:
+            raise SystemExit(f"semantic stage unavailable: {corpora.status}")
+        corpora.encode(
+            [c["claim"] for c in scifact_claims(data_dir, "train")]
+            + [t for split in ("train", "dev") for _, t in scitldr_questions(data_dir, split)]
+            + [q for _, q in nq_questions(data_dir, "tune")]
+        )
     rows, labels, groups, blocks = [], [], [], []
 
     def add(question: str, corpus: str, label: int, group: str, block: str) -> None:
@@ -144,15 +161,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--cv-only", action="store_true")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/answerability_rows.npz"))
+    parser.add_argument(
+        "--cache", type=Path, help="feature rows kept between runs (default: /tmp/answerability_rows*.npz)"
+    )
+    parser.add_argument("--semantic", action="store_true", help="fit the semantic stage's model")
     args = parser.parse_args()
+    feature_names = FEATURES + SEMANTIC_FEATURES if args.semantic else FEATURES
+    target = SEMANTIC_MODEL_PATH if args.semantic else MODEL_PATH
+    args.cache = args.cache or Path(f"/tmp/answerability_rows{'_semantic' if args.semantic else ''}.npz")
 
     started = time.perf_counter()
     if args.cache.exists():
         saved = np.load(args.cache, allow_pickle=False)
         x, y, groups, blocks = saved["x"], saved["y"], saved["groups"], list(saved["blocks"])
     else:
-        x, y, groups, blocks = collect(args.data)
+        x, y, groups, blocks = collect(args.data, args.semantic)
         np.savez(args.cache, x=x, y=y, groups=groups, blocks=np.array(blocks))
     print(
         f"{len(y)} examples ({int(y.sum())} answer, {int((1 - y).sum())} abstain) in {time.perf_counter() - started:.0f} s"
@@ -176,19 +199,20 @@ def main() -> int:
     related = max(float(nq[int(0.05 * len(nq))]), 0.05)
     model = to_json(booster)
     model.update(
-        features=list(FEATURES),
+        features=list(feature_names),
         params=PARAMS,
         rounds=ROUNDS,
         threshold=round(bar, 6),
         related_threshold=round(min(related, bar), 6),
-        trained_on="SciFact train claims, SciTLDR train+dev TLDRs, NQ-open dev tune half (bench/train_answerability.py)",
+        trained_on="SciFact train claims, SciTLDR train+dev TLDRs, NQ-open dev tune half (bench/train_answerability.py"
+        + (" --semantic: BM25's top 1,000 in fused order)" if args.semantic else ")"),
     )
-    mine = np.array([AnswerabilityModel(model).probability(row) for row in x[:50]])
+    mine = np.array([AnswerabilityModel(model, feature_names).probability(row) for row in x[:50]])
     print(f"numpy trees vs LightGBM on 50 rows: max difference {np.abs(mine - booster.predict(x[:50])).max():.1e}")
     model["check"] = {"features": x[:8].tolist(), "probability": booster.predict(x[:8]).tolist()}
-    MODEL_PATH.write_text(json.dumps(model, separators=(",", ":")) + "\n")
+    target.write_text(json.dumps(model, separators=(",", ":")) + "\n")
     report(booster.predict(x), y, blocks, bar, "in sample, final model")
-    print(f"wrote {MODEL_PATH} (threshold {bar:.3f}, related {model['related_threshold']:.3f})")
+    print(f"wrote {target} (threshold {bar:.3f}, related {model['related_threshold']:.3f})")
     return 0
 
 

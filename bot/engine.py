@@ -137,7 +137,7 @@ class Engine:
     def ask(self, question: str, options: AnswerOptions | None = None) -> Answer:
         with self.lock:
             self.refresh()
-            return answer_question(question, self.index, self.store, options)
+            return answer_question(question, self.index, self.store, options, self.stage)
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
         with self.lock:
@@ -201,7 +201,7 @@ class Engine:
     def follow_up(self, question: str, turns: list[Turn]) -> ContextAnswer:
         with self.lock:
             self.refresh()
-            return answer_follow_up(question, turns, self.index, self.store)
+            return answer_follow_up(question, turns, self.index, self.store, stage=self.stage)
 
     def remember(self, message_id: str, answer: Answer, thread_id: str | None = None) -> None:
         """Keep an answer the bot sent, by its message id, for votes and follow-ups."""

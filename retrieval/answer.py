@@ -21,8 +21,9 @@ import importlib.metadata
 import json
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -31,9 +32,20 @@ from corpus.models import Paper
 from corpus.store import Store
 from retrieval.analyzer import Analyzer, clip_query
 from retrieval.answer_type import gives, wanted_kind
-from retrieval.answerability import PaperTerms, Verdict, features, judge, paper_terms, question_weights
+from retrieval.answerability import (
+    PaperTerms,
+    Verdict,
+    features,
+    judge,
+    paper_terms,
+    question_weights,
+    semantic_features,
+)
 from retrieval.evidence import evidence_probability, sentence_features
 from retrieval.index import Hit, SearchIndex
+
+if TYPE_CHECKING:
+    from retrieval.semantic import SemanticStage
 
 
 class AnswerOptions(BaseModel):
@@ -152,6 +164,9 @@ def select_mmr(candidates: list[Candidate], options: AnswerOptions, lead_paper: 
     if pool:  # the best sentence always; the others only when they are likely evidence too
         pool = pool[:1] + [c for c in pool[1:] if c.probability >= options.min_probability]
     used = 0
+    if pool and lead_paper is not None and pool[0].paper_id == lead_paper:
+        chosen.append(pool.pop(0))  # MMR alone may open with another paper's sentence of higher relevance
+        used = len(chosen[0].text) + 1
     while pool and len(chosen) < options.max_sentences:
 
         def mmr(c: Candidate) -> float:
@@ -179,10 +194,50 @@ class Decision(NamedTuple):
 _MAX_IDF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # scorer -> its highest idf
 
 
+class StageView(NamedTuple):
+    """What the semantic stage adds for answer-or-abstain when the papers come in fused order."""
+
+    bm25_top: list[float]  # BM25's own best scores, in its order (up to 5)
+    bm25_top_id: str  # BM25's first paper
+    cosine: dict[str, float]  # candidates' cosines to the question (those with a vector)
+
+
+def retrieve(
+    question: str,
+    index: SearchIndex,
+    get_many: Callable[[list[str]], dict[str, Paper]],
+    k: int,
+    stage: SemanticStage | None = None,
+    query_vector: np.ndarray | None = None,
+) -> tuple[list[tuple[Paper, float]], StageView | None]:
+    """The top k papers, best first: BM25's, or with a semantic `stage` BM25's top `stage.depth` in fused order.
+
+    The fused order and the semantic answer-or-abstain model are used only when the papers they weigh (the
+    fused top k, BM25's top 5) all have vectors; until then the question is answered as without the stage.
+
+    `get_many` reads paper records by id (`Store.get_many`); `query_vector`, if already encoded, saves encoding.
+    """
+    if stage is None:
+        return ranked_papers(index.search(question, k), get_many), None
+    hits = index.search(question, stage.depth)
+    if not hits:
+        return [], None
+    ranking = stage.rank(question, hits, query_vector)
+    if any(h.paper_id not in ranking.cosine for h in ranking.hits[:k] + hits[:5]):
+        # a paper that matters here has no vector yet (being encoded): BM25 alone, judged by the lexical model
+        return ranked_papers(hits[:k], get_many), None
+    view = StageView([h.score for h in hits[:5]], hits[0].paper_id, ranking.cosine)
+    return ranked_papers(ranking.hits[:k], get_many), view
+
+
 def answerability_row(
-    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex
+    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, view: StageView | None = None
 ) -> tuple[np.ndarray | None, dict[str, PaperTerms]]:
-    """The answer-or-abstain features (None: nothing to judge) and the top papers' analyzed terms, kept for reuse."""
+    """The answer-or-abstain features (None: nothing to judge) and the top papers' analyzed terms, kept for reuse.
+
+    With a `view` (papers in fused order) the score-shape features come from BM25's own list, and the
+    semantic features follow (retrieval/answerability.py SEMANTIC_FEATURES).
+    """
     analyzer = index.analyzer
     terms = {paper.id: paper_terms(paper, analyzer) for paper, _ in ranked[:3]}
     scorer = index.scorer
@@ -197,7 +252,19 @@ def answerability_row(
         _MAX_IDF[scorer],
         index.params.k1,
         index.postings.n_docs,
+        None if view is None else view.bm25_top,
     )
+    if row is not None and view is not None:
+        known = [view.cosine[p.id] for p, _ in ranked[:5] if p.id in view.cosine]
+        fallback = float(np.mean(known)) if known else 0.0  # not encoded yet: an ordinary candidate
+        cosines = [view.cosine.get(p.id, fallback) for p, _ in ranked[:5]]
+        extra = semantic_features(
+            cosines,
+            view.cosine.get(view.bm25_top_id, fallback),
+            [score for _, score in ranked[:5]],
+            ranked[0][0].id == view.bm25_top_id,
+        )
+        row = np.concatenate([row, extra])
     return row, terms
 
 
@@ -207,6 +274,7 @@ def decide(
     index: SearchIndex,
     options: AnswerOptions,
     judged: str | None = None,
+    view: StageView | None = None,
 ) -> Decision:
     """Answer or abstain, then the answer's sentences from the ranked papers (best first).
 
@@ -217,9 +285,10 @@ def decide(
 
     `judged` is the text answer-or-abstain weighs when it is not the question itself (a follow-up is
     judged with the conversation's earlier questions; its sentences are still chosen by its own words).
+    `view`: the semantic stage's signals when `ranked` is in fused order (see `retrieve`).
     """
     question = clip_query(question)
-    row, terms = answerability_row(clip_query(judged or question), ranked, index)
+    row, terms = answerability_row(clip_query(judged or question), ranked, index, view)
     verdict = judge(row)
     if not verdict.answer:
         return Decision(verdict, None)
@@ -235,28 +304,31 @@ def decide(
     return Decision(verdict, select_mmr(candidates, options, first_paper))
 
 
-def choose_sentences(
-    question: str, ranked: list[tuple[Paper, float]], index: SearchIndex, options: AnswerOptions
-) -> list[Candidate] | None:
-    """The answer's sentences, or None when the corpus holds no answer (what `eval evidence` scores)."""
-    return decide(question, ranked, index, options).chosen
-
-
 def _citation(n: int, paper: Paper, score: float) -> Citation:
     return Citation(
         n=n, paper_id=paper.id, title=paper.title, url=paper.url, published=paper.published, score=round(score, 6)
     )
 
 
-def answer_question(question: str, index: SearchIndex, store: Store, options: AnswerOptions | None = None) -> Answer:
-    """Retrieve, select and cite. Never returns a sentence that is not verbatim in its cited abstract."""
+def answer_question(
+    question: str,
+    index: SearchIndex,
+    store: Store,
+    options: AnswerOptions | None = None,
+    stage: SemanticStage | None = None,
+) -> Answer:
+    """Retrieve (with the semantic `stage` when given), select and cite. Never returns a sentence that is not
+    verbatim in its cited abstract."""
     options = options or AnswerOptions()
-    return answer_from_ranked(question, ranked_papers(index.search(question, options.papers), store), index, options)
+    ranked, view = retrieve(question, index, store.get_many, options.papers, stage)
+    return answer_from_ranked(question, ranked, index, options, view=view)
 
 
-def ranked_papers(hits: list[Hit], store: Store) -> list[tuple[Paper, float]]:
-    """Hits as (paper, score), best first; a hit whose paper left the store meanwhile is dropped."""
-    papers = store.get_many([h.paper_id for h in hits])
+def ranked_papers(hits: list[Hit], get_many: Callable[[list[str]], dict[str, Paper]]) -> list[tuple[Paper, float]]:
+    """Hits as (paper, score), best first; a hit whose paper left the store meanwhile is dropped.
+
+    `get_many` reads records by id (`Store.get_many`, or a dict's lookup for an in-memory corpus)."""
+    papers = get_many([h.paper_id for h in hits])
     return [(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
 
 
@@ -266,10 +338,11 @@ def answer_from_ranked(
     index: SearchIndex,
     options: AnswerOptions,
     judged: str | None = None,
+    view: StageView | None = None,
 ) -> Answer:
     """Answer or abstain from papers already ranked (best first): sentences chosen and cited."""
     papers = {paper.id: paper for paper, _ in ranked}
-    verdict, chosen = decide(question, ranked, index, options, judged)
+    verdict, chosen = decide(question, ranked, index, options, judged, view)
     if chosen is None:
         closest = (
             [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []

@@ -44,6 +44,7 @@ from retrieval.analyzer import Analyzer
 from retrieval.evidence import TreeEnsemble
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
+SEMANTIC_MODEL_PATH = Path(__file__).with_name("answerability_semantic_model.json")
 RARE = 3.5  # informativeness of a word at most ~30 times per million English words (Zipf <= 4.5)
 FEATURES = (
     "doc_coverage",
@@ -66,6 +67,17 @@ FEATURES = (
     "matched_mass",
     "specific_matched_mass",
     "title_coverage",
+)
+# With the semantic stage on (retrieval/semantic.py), the papers come in fused order and the model also sees
+# how close the embedding model puts the question to them: a TLDR paraphrasing its paper sits near it, a
+# football question near nothing, whatever words happen to match.
+SEMANTIC_FEATURES = (
+    "cosine_top",
+    "cosine_gap",
+    "cosine_top_vs_top5",
+    "cosine_bm25_top",
+    "fused_gap",
+    "same_top",
 )
 
 
@@ -117,6 +129,7 @@ def features(
     top_idf: float,
     k1: float,
     n_docs: int,
+    bm25_scores: Sequence[float] | None = None,
 ) -> np.ndarray | None:
     """One row of FEATURES, or None when nothing informative was asked or nothing was found.
 
@@ -124,10 +137,11 @@ def features(
     corpus's highest idf, is what a word the corpus has never seen would weigh. The `specific_*` features
     weigh each word by its informativeness times its specificity in this corpus (idf / log N, a share that
     means the same at any size; 1 for an unseen word), so words every abstract uses ("paper", "propose",
-    "novel") count for little there.
+    "novel") count for little there. `bm25_scores`, BM25's own best scores, replace the ranked scores in the
+    score-shape features when the papers come in another (fused) order.
     """
     mass = sum(weights.values())
-    if not ranked or mass <= 0 or ranked[0][1] <= 0:
+    if not ranked or mass <= 0:
         return None
     top_terms, top_sentences, top_title = paper_terms[0]
     rare = {t for t, w in weights.items() if w >= RARE}
@@ -146,7 +160,9 @@ def features(
         return max((coverage(set(s), weight=weight) for s in sentences), default=0.0)
 
     idf_mass = sum(known_idf.get(t, top_idf) for t in weights)
-    scores = np.array([score for _, score in ranked], np.float64)
+    scores = np.array([score for _, score in ranked] if bm25_scores is None else bm25_scores, np.float64)
+    if scores[0] <= 0:
+        return None
     top5 = scores[:5]
     most_possible = sum(known_idf.values()) * (k1 + 1) or 1.0
     return np.array(
@@ -176,6 +192,25 @@ def features(
     )
 
 
+def semantic_features(
+    cosines: Sequence[float], cosine_bm25_top: float, fused: Sequence[float], same_top: bool
+) -> np.ndarray:
+    """SEMANTIC_FEATURES for papers in fused order: their cosines to the question and fused scores (best first)."""
+    cos = np.asarray(cosines[:5], np.float64)
+    rest = cos[1:]
+    return np.array(
+        [
+            cos[0],
+            cos[0] - rest.max() if len(rest) else cos[0],
+            cos[0] - cos.mean(),
+            cosine_bm25_top,
+            (fused[0] - fused[1]) / fused[0] if len(fused) > 1 and fused[0] > 0 else 1.0,
+            float(same_top),
+        ],
+        np.float64,
+    )
+
+
 class PaperTerms(NamedTuple):
     """A paper's terms, analyzed once per answer: all of them, each sentence's, the title's."""
 
@@ -193,9 +228,9 @@ def paper_terms(paper: Paper, analyzer: Analyzer) -> PaperTerms:
 class AnswerabilityModel:
     """Boosted trees (evaluated with numpy, as the evidence model is) and the two bars on their probability."""
 
-    def __init__(self, data: dict):
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{MODEL_PATH.name}: features {data['features']} do not match the code's {FEATURES}")
+    def __init__(self, data: dict, expected: tuple[str, ...] = FEATURES):
+        if tuple(data["features"]) != expected:
+            raise ValueError(f"answerability model: features {data['features']} do not match the code's {expected}")
         self.trees = TreeEnsemble.from_json(data)
         self.threshold = float(data["threshold"])
         self.related_threshold = float(data["related_threshold"])
@@ -206,14 +241,20 @@ class AnswerabilityModel:
 
 
 @cache
-def model() -> AnswerabilityModel:
+def model(semantic: bool = False) -> AnswerabilityModel:
+    """The lexical model, or the one fitted on fused rankings with SEMANTIC_FEATURES added."""
+    if semantic:
+        return AnswerabilityModel(json.loads(SEMANTIC_MODEL_PATH.read_text()), FEATURES + SEMANTIC_FEATURES)
     return AnswerabilityModel(json.loads(MODEL_PATH.read_text()))
 
 
 def judge(row: np.ndarray | None) -> Verdict:
-    """Answer when the model's probability clears its threshold; offer related papers above a lower one."""
+    """Answer when the model's probability clears its threshold; offer related papers above a lower one.
+
+    A row as long as FEATURES + SEMANTIC_FEATURES is judged by the semantic model.
+    """
     if row is None:
         return Verdict(probability=0.0, answer=False, related=False)
-    m = model()
+    m = model(len(row) == len(FEATURES) + len(SEMANTIC_FEATURES))
     p = m.probability(row)
     return Verdict(probability=round(p, 4), answer=p >= m.threshold, related=p >= m.related_threshold)

@@ -10,12 +10,13 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from corpus.feedback import FeedbackSet
 from corpus.loaders import load_path
 from corpus.models import Paper
-from retrieval.answer import AnswerOptions, choose_sentences, score_sentences, select_mmr
+from retrieval.answer import AnswerOptions, score_sentences, select_mmr
 from retrieval.evaluate import RetrievalScores, evaluate
 from retrieval.index import SearchIndex
 from retrieval.rerank import RerankOptions, search_papers
@@ -115,13 +116,24 @@ class EvidenceScores(BaseModel):
     given_gold_abstract: PRF
     end_to_end: PRF
     answered: int
+    semantic: str = "off"
 
 
-def eval_evidence(data_dir: Path, split: str = "dev", options: AnswerOptions | None = None) -> EvidenceScores:
-    """Sentence-level P/R/F1 (micro) of answer sentences against SciFact's rationale sentences."""
+def eval_evidence(
+    data_dir: Path, split: str = "dev", options: AnswerOptions | None = None, semantic: bool = False
+) -> EvidenceScores:
+    """Sentence-level P/R/F1 (micro) of answer sentences against SciFact's rationale sentences.
+
+    With `semantic`, end to end (b) runs through the semantic stage (`semantic` in the result says whether it ran).
+    """
+    from retrieval.answer import decide, retrieve
+
     options = options or AnswerOptions()
     papers, index = _corpus(str(data_dir / "scifact" / "corpus.jsonl"))
     by_id = {p.id: p for p in papers}
+    stage, status = _eval_stage(papers) if semantic else (None, "off")
+    if semantic and stage is None:
+        raise ValueError(f"semantic stage {status}")
     claims = [json.loads(line) for line in (data_dir / "scifact" / f"claims_{split}.jsonl").read_text().splitlines()]
     claims = [c for c in claims if c["evidence"]]
     gold_counts = [0, 0, 0]  # correct, predicted, gold   (a) given the gold abstract
@@ -139,8 +151,8 @@ def eval_evidence(data_dir: Path, split: str = "dev", options: AnswerOptions | N
             gold_counts[1] += len(predicted)
             gold_counts[2] += len(doc_gold)
         # (b) the full pipeline over the whole corpus
-        hits = index.search(claim["claim"], options.papers)
-        chosen = choose_sentences(claim["claim"], [(by_id[h.paper_id], h.score) for h in hits], index, options)
+        ranked, view = retrieve(claim["claim"], index, lambda ids: {i: by_id[i] for i in ids}, options.papers, stage)
+        chosen = decide(claim["claim"], ranked, index, options, view=view).chosen
         predicted = set()
         if chosen is not None:
             answered += 1
@@ -154,6 +166,7 @@ def eval_evidence(data_dir: Path, split: str = "dev", options: AnswerOptions | N
         given_gold_abstract=PRF.of(*gold_counts),
         end_to_end=PRF.of(*e2e_counts),
         answered=answered,
+        semantic=status,
     )
 
 
@@ -223,11 +236,21 @@ def nq_questions(data_dir: Path, half: str) -> list[tuple[int, str]]:
 
 
 class AnswerabilityCorpora:
-    """The bundled 13 papers, SciFact's 5,183 abstracts and all 3,229 SciTLDR papers, each indexed once."""
+    """The bundled 13 papers, SciFact's 5,183 abstracts and all 3,229 SciTLDR papers, each indexed once.
 
-    def __init__(self, data_dir: Path):
+    With `semantic`, papers come in the semantic stage's fused order (vectors from `eval_vectors_home()`;
+    `stage` stays None, with `status` saying why, when the model or some vectors are missing).
+    """
+
+    def __init__(self, data_dir: Path, semantic: bool = False):
         self.data_dir = data_dir
         self._built: dict[str, tuple[dict[str, Paper], SearchIndex]] = {}
+        self.stage = None
+        self.status = "off"
+        self.query_vectors: dict[str, np.ndarray] = {}
+        if semantic:
+            papers = [p for name in ("bundled", "scifact", "scitldr") for p in self.corpus(name)[0].values()]
+            self.stage, self.status = _eval_stage(papers)
 
     def corpus(self, name: str) -> tuple[dict[str, Paper], SearchIndex]:
         if name not in self._built:
@@ -244,15 +267,29 @@ class AnswerabilityCorpora:
             self._built[name] = ({p.id: p for p in papers}, SearchIndex.build(papers))
         return self._built[name]
 
-    def ranked(self, name: str, question: str, k: int = 5) -> tuple[list[tuple[Paper, float]], SearchIndex]:
+    def encode(self, questions: list[str]) -> None:
+        """Encode many questions at once (batched by length: far faster than one by one)."""
+        if self.stage is not None:
+            todo = sorted({q for q in questions if q not in self.query_vectors})
+            for start in range(0, len(todo), 256):
+                chunk = todo[start : start + 256]
+                self.query_vectors.update(zip(chunk, self.stage.encoder.encode(chunk), strict=True))
+
+    def ranked(self, name: str, question: str, k: int = 5):
+        """(papers best first with their scores, the corpus's index, the stage's view or None)."""
+        from retrieval.answer import retrieve
+
         by_id, index = self.corpus(name)
-        return [(by_id[h.paper_id], h.score) for h in index.search(question, k)], index
+        ranked, view = retrieve(
+            question, index, lambda ids: {i: by_id[i] for i in ids}, k, self.stage, self.query_vectors.get(question)
+        )
+        return ranked, index, view
 
     def features(self, name: str, question: str):
         from retrieval.answer import answerability_row
 
-        ranked, index = self.ranked(name, question, AnswerOptions().papers)
-        return answerability_row(question, ranked, index)[0]
+        ranked, index, view = self.ranked(name, question, AnswerOptions().papers)
+        return answerability_row(question, ranked, index, view)[0]
 
 
 class Rate(BaseModel):
@@ -276,21 +313,29 @@ class AnswerabilityReport(BaseModel):
     scitldr_test_first_citation_is_source: Rate
     scitldr_test_search_hit_at_1: Rate
     closest_offered_nq_holdout_scitldr: Rate
+    semantic: str = "off"
 
 
-def eval_answerability(data_dir: Path, limit: int | None = None) -> AnswerabilityReport:
-    """`paperbot eval answerability`: run the product's answer path on held-out questions of each kind."""
+def eval_answerability(data_dir: Path, limit: int | None = None, semantic: bool = False) -> AnswerabilityReport:
+    """`paperbot eval answerability`: run the product's answer path on held-out questions of each kind.
+
+    With `semantic`, through the semantic stage (fused order, the semantic answerability model); `semantic`
+    in the report says whether it ran.
+    """
     from retrieval.answer import decide
 
-    corpora = AnswerabilityCorpora(data_dir)
+    corpora = AnswerabilityCorpora(data_dir, semantic)
+    if semantic and corpora.stage is None:
+        raise ValueError(f"semantic stage {corpora.status}")
     options = AnswerOptions()
 
     def run(name: str, questions: list[str]) -> list[tuple[bool, bool, str | None, str | None]]:
         """(answered, closest offered, first cited paper, top search hit) per question."""
         out = []
+        corpora.encode(questions[:limit])
         for question in questions[:limit]:
-            ranked, index = corpora.ranked(name, question, options.papers)
-            verdict, chosen = decide(question, ranked, index, options)
+            ranked, index, view = corpora.ranked(name, question, options.papers)
+            verdict, chosen = decide(question, ranked, index, options, view=view)
             first = chosen[0].paper_id if chosen else None
             out.append(
                 (chosen is not None, chosen is None and verdict.related, first, ranked[0][0].id if ranked else None)
@@ -315,7 +360,7 @@ def eval_answerability(data_dir: Path, limit: int | None = None) -> Answerabilit
     rates["scitldr_test_search_hit_at_1"] = Rate.of(
         sum(r[3] == pid for r, (pid, _) in zip(results, tldrs, strict=True)), len(results)
     )
-    return AnswerabilityReport(**rates)
+    return AnswerabilityReport(**rates, semantic=corpora.status)
 
 
 # ---------------------------------------------------------------------------- feedback as evaluation

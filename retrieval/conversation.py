@@ -16,6 +16,8 @@ sentences copied from an abstract, chosen and judged (answer or abstain) as any 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -24,6 +26,9 @@ from corpus.store import Store
 from retrieval.answer import Answer, AnswerOptions, answer_from_ranked, answer_question, ranked_papers
 from retrieval.answerability import paper_terms, question_weights
 from retrieval.index import SearchIndex
+
+if TYPE_CHECKING:
+    from retrieval.semantic import SemanticStage
 
 CONTEXT_TURNS = 2  # earlier questions whose words join the follow-up's
 # The context judges whether the conversation's papers answer; the follow-up's own words must still be
@@ -45,11 +50,21 @@ class ContextAnswer(BaseModel):
 
 
 def answer_follow_up(
-    question: str, turns: list[Turn], index: SearchIndex, store: Store, options: AnswerOptions | None = None
+    question: str,
+    turns: list[Turn],
+    index: SearchIndex,
+    store: Store,
+    options: AnswerOptions | None = None,
+    stage: SemanticStage | None = None,
 ) -> ContextAnswer:
+    """A question answered in its conversation's context. The semantic `stage`, when given, serves the answers
+    from the whole corpus (a first question, or a follow-up the context did not help); the in-context answers
+    stay lexical: they are judged by the conversation's words."""
     options = options or AnswerOptions()
     if not turns:
-        return ContextAnswer(answer=answer_question(question, index, store, options), in_context=False, fell_back=False)
+        return ContextAnswer(
+            answer=answer_question(question, index, store, options, stage), in_context=False, fell_back=False
+        )
     recent = turns[-CONTEXT_TURNS:]
     context = " ".join([question, *(t.question for t in recent)])
     cited = list(dict.fromkeys(pid for t in reversed(turns) for pid in t.cited))
@@ -63,7 +78,9 @@ def answer_follow_up(
     answer = _answer(question, context, index, store, options, None)
     if answer.found:
         return ContextAnswer(answer=answer, in_context=True, fell_back=False)
-    return ContextAnswer(answer=answer_question(question, index, store, options), in_context=False, fell_back=True)
+    return ContextAnswer(
+        answer=answer_question(question, index, store, options, stage), in_context=False, fell_back=True
+    )
 
 
 def _answer(
@@ -75,7 +92,7 @@ def _answer(
     allowed: np.ndarray | None,
 ) -> Answer:
     """Papers ranked and judged by the context words (within `allowed`), sentences chosen by the follow-up's."""
-    ranked = ranked_papers(index.search(context, options.papers, allowed_rows=allowed), store)
+    ranked = ranked_papers(index.search(context, options.papers, allowed_rows=allowed), store.get_many)
     answer = answer_from_ranked(question, ranked, index, options, judged=context)
     if answer.found and _own_coverage(question, _by_id(ranked, answer.citations[0].paper_id), index) < MIN_OWN_COVERAGE:
         return answer.model_copy(update={"found": False, "answer": [], "citations": []})

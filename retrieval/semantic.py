@@ -27,7 +27,7 @@ import threading
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -246,15 +246,35 @@ class SemanticStage:
         scored from its BM25 score alone (`fuse`); an updated paper keeps its previous vector until the
         builder (retrieval/vectors.py), which compares content hashes, has encoded its new text.
         """
+        return self.rank(query, hits).hits
+
+    def rank(self, query: str, hits: list[Hit], query_vector: np.ndarray | None = None) -> Ranking:
+        """The fused order with what answers need beside it: each candidate's BM25 score and cosine."""
         from retrieval.index import Hit
 
-        if len(hits) < 2:
-            return hits
+        if not hits:
+            return Ranking([], {}, {})
         vectors, have = self.vectors.lookup([h.paper_id for h in hits])
-        cosine = vectors @ self.encoder.encode([query])[0]
-        scores = fuse(np.array([h.score for h in hits]), cosine, have, self.weight)
+        cosine = vectors @ (self.encoder.encode([query])[0] if query_vector is None else query_vector)
+        bm25 = np.array([h.score for h in hits])
+        scores = fuse(bm25, cosine, have, self.weight) if len(hits) > 1 else np.ones(1)
         order = np.lexsort((np.arange(len(hits)), -scores))
-        return [Hit(hits[i].paper_id, round(float(scores[i]), 6)) for i in order]
+        return Ranking(
+            [Hit(hits[i].paper_id, round(float(scores[i]), 6)) for i in order],
+            {h.paper_id: h.score for h in hits},
+            {h.paper_id: float(c) for h, c, known in zip(hits, cosine, have, strict=True) if known},
+        )
+
+
+class Ranking(NamedTuple):
+    """BM25's candidates in fused order (`hits`, fused scores), and their BM25 scores and cosines by paper id.
+
+    A candidate without a vector yet has no entry in `cosine`.
+    """
+
+    hits: list[Hit]
+    bm25: dict[str, float]
+    cosine: dict[str, float]
 
 
 def open_stage(home: Path, setting: str | None = None) -> SemanticStage | None:

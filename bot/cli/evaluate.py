@@ -75,11 +75,17 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     elif args.task == "evidence":
         from retrieval.benchmarks import eval_evidence
 
-        result = eval_evidence(folder, split)
+        try:
+            result = eval_evidence(folder, split, semantic=bool(args.semantic))
+        except ValueError as exc:  # --semantic without the model or the vectors: says which and what to run
+            raise UserError(str(exc)) from None
     elif args.task == "answerability":
         from retrieval.benchmarks import eval_answerability
 
-        result = eval_answerability(folder)
+        try:
+            result = eval_answerability(folder, semantic=bool(args.semantic))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     else:
         try:
             import rouge_score  # noqa: F401 - only to say what to install before the long run
@@ -143,5 +149,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         metavar="DIR",
         help="the benchmark folder holding scifact/ and scitldr/ (default: ../shared/data beside the checkout,"
         " or shared/data beside or under the working folder)",
+    )
+    evaluate.add_argument(
+        "--semantic",
+        action="store_true",
+        help="evidence, answerability: answer through the semantic stage (needs the model and the benchmark's"
+        " vectors: python -m retrieval.semantic eval-vectors); `retrieval` always reports both when it can",
     )
     evaluate.set_defaults(handler=cmd_eval)

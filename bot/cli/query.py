@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 from pydantic import BaseModel
@@ -24,6 +25,8 @@ from retrieval.answer import Answer, AnswerOptions, AnswerSentence
 from retrieval.search import MAX_K
 
 YEARS = (1, 9999)
+ENCODE_NOW = 64  # papers without a vector that `ask`/`search` encode before answering (~2 s at most) ...
+ENCODE_NOW_STORE = 5_000  # ... in a home this small (finding them reads every record)
 
 
 class HitOut(BaseModel):
@@ -42,8 +45,9 @@ class SearchOut(BaseModel):
 def semantic_stage(args: argparse.Namespace, ctx: Context):
     """The semantic stage if --semantic (default: PAPERBOT_SEMANTIC, on) and a model is installed, else None.
 
-    Without a model: one notice on stderr, BM25 only. Papers not encoded yet are ranked by BM25 alone,
-    with one notice saying how to encode them (the bot encodes them in the background).
+    Without a model: one notice on stderr, BM25 only. In a small home a few papers without a vector are
+    encoded on the spot; otherwise papers not encoded yet are ranked by BM25 alone, with one notice saying
+    how to encode them (the bot encodes them in the background).
     """
     import sys
 
@@ -52,7 +56,7 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     from retrieval.vectors import VectorStore
 
     setting, model = semantic_setting()
-    if not (setting if args.semantic is None else args.semantic) or args.rerank:
+    if not (setting if args.semantic is None else args.semantic) or getattr(args, "rerank", False):
         return None
     try:
         encoder = load_encoder(model)
@@ -61,6 +65,17 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
         return None
     stage = SemanticStage(encoder, VectorStore.for_model(ctx.home, encoder.model_id))
     missing = len(ctx.store) - len(stage.vectors)
+    if 0 < missing <= ENCODE_NOW and len(ctx.store) <= ENCODE_NOW_STORE:
+        # a few papers (a new home's bundled 13, a small library): encoding them now takes about a second
+        from retrieval.semantic import document_text
+        from retrieval.vectors import content_hash
+
+        papers = {p.id: p for p in ctx.store.papers()}
+        todo = stage.vectors.missing((p.id, content_hash(p.title, p.abstract)) for p in papers.values())
+        texts = [document_text(papers[i].title, papers[i].abstract) for i, _ in todo]
+        with contextlib.suppress(OSError):  # a read-only home: they stay BM25-ranked, and the notice says so
+            stage.vectors.add([i for i, _ in todo], [h for _, h in todo], encoder.encode(texts))
+        missing = len(ctx.store) - len(stage.vectors)
     if missing > 0:
         print(
             f"notice: {missing} papers have no vector yet and are ranked by BM25 alone; "
@@ -137,13 +152,14 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
     from retrieval.answer import answer_question, render_answer_text
 
     options = AnswerOptions(max_sentences=args.max_sentences, max_chars=args.max_chars)
+    stage = semantic_stage(args, ctx)
     if args.batch:
         for query in read_batch(args.batch, BatchQuery):
-            answer = fit_answer(answer_question(query.text, ctx.index, ctx.store, options), options.max_chars)
+            answer = fit_answer(answer_question(query.text, ctx.index, ctx.store, options, stage), options.max_chars)
             print(json.dumps({"id": query.id, "answer": answer.model_dump(mode="json")}, ensure_ascii=False))
         return 0
     question = require_text(args.question, "question")
-    answer = fit_answer(answer_question(question, ctx.index, ctx.store, options), options.max_chars)
+    answer = fit_answer(answer_question(question, ctx.index, ctx.store, options, stage), options.max_chars)
     emit(args, answer, lambda: render_answer_text(answer))
     return 0
 
@@ -196,6 +212,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         metavar="N",
         help=f"at most N characters of sentences, {chars[0]}..{chars[1]} (default 600); a longer first sentence"
         ' is cut at a word with "…"',
+    )
+    ask.add_argument(
+        "--semantic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rank with BM25's top 1,000 fused with the embedding model, and judge answer-or-abstain with its"
+        " model (default: PAPERBOT_SEMANTIC, on when installed)",
     )
     ask.add_argument(
         "--batch", metavar="FILE", help='JSON Lines {"id", "text"} in (- for stdin), one answer per line out'

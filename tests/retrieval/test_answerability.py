@@ -10,7 +10,15 @@ import pytest
 from corpus.home import open_store
 from retrieval.analyzer import Analyzer
 from retrieval.answer import answer_question, render_answer_text
-from retrieval.answerability import MODEL_PATH, informativeness, model, question_weights
+from retrieval.answerability import (
+    FEATURES,
+    MODEL_PATH,
+    SEMANTIC_FEATURES,
+    SEMANTIC_MODEL_PATH,
+    informativeness,
+    model,
+    question_weights,
+)
 from retrieval.benchmarks import AnswerabilityCorpora, eval_answerability, nq_questions
 from retrieval.index import open_index
 from tests.conftest import DATA, need
@@ -37,11 +45,27 @@ def test_informativeness_is_judged_against_general_english():
     assert max(weights, key=weights.get) in {"tarkin", "moff"}
 
 
-def test_numpy_trees_reproduce_lightgbm():
-    data = json.loads(MODEL_PATH.read_text())
-    mine = [model().probability(np.array(row)) for row in data["check"]["features"]]
+@pytest.mark.parametrize("semantic", [False, True])
+def test_numpy_trees_reproduce_lightgbm(semantic):
+    data = json.loads((SEMANTIC_MODEL_PATH if semantic else MODEL_PATH).read_text())
+    mine = [model(semantic).probability(np.array(row)) for row in data["check"]["features"]]
     np.testing.assert_allclose(mine, data["check"]["probability"], atol=1e-9)
-    assert 0 < model().related_threshold <= model().threshold < 1
+    assert 0 < model(semantic).related_threshold <= model(semantic).threshold < 1
+    assert len(data["check"]["features"][0]) == len(FEATURES) + (len(SEMANTIC_FEATURES) if semantic else 0)
+
+
+def test_the_answer_opens_with_the_lead_papers_best_sentence_even_when_another_scores_higher():
+    from retrieval.answer import AnswerOptions, Candidate, select_mmr
+
+    def candidate(paper: str, text: str, relevance: float) -> Candidate:
+        terms = frozenset(text.lower().split())
+        return Candidate(
+            paper_id=paper, position=0, text=text, terms=terms, relevance=relevance, coverage=1, probability=0.9
+        )
+
+    pool = [candidate("other", "Other paper sentence.", 3.0), candidate("lead", "Lead paper sentence.", 2.5)]
+    assert [c.paper_id for c in select_mmr(pool, AnswerOptions())] == ["other", "lead"]
+    assert [c.paper_id for c in select_mmr(pool, AnswerOptions(), lead_paper="lead")] == ["lead", "other"]
 
 
 def test_general_knowledge_questions_abstain_on_the_bundled_corpus(bundled):
@@ -105,7 +129,9 @@ def test_gold_tldrs_are_answered_and_cite_their_paper():
     tldrs = scitldr_questions(DATA, "test")[:30]
     first = [answer_for(corpora, tldr) for _, tldr in tldrs]
     assert sum(f is not None for f in first) >= 24
-    searched = sum(corpora.ranked("scitldr", tldr)[0][0][0].id == pid for pid, tldr in tldrs)
+    top = [corpora.ranked("scitldr", tldr)[0][0][0].id for _, tldr in tldrs]
+    assert all(f is None or f == t for f, t in zip(first, top, strict=True))  # an answer opens with search's first
+    searched = sum(t == pid for t, (pid, _) in zip(top, tldrs, strict=True))
     cited = sum(f == pid for f, (pid, _) in zip(first, tldrs, strict=True))
     assert cited >= searched - 3  # the answer keeps (nearly) every paper search ranked first
 
@@ -113,8 +139,8 @@ def test_gold_tldrs_are_answered_and_cite_their_paper():
 def answer_for(corpora: AnswerabilityCorpora, question: str) -> str | None:
     from retrieval.answer import AnswerOptions, decide
 
-    ranked, index = corpora.ranked("scitldr", question)
-    chosen = decide(question, ranked, index, AnswerOptions()).chosen
+    ranked, index, view = corpora.ranked("scitldr", question)
+    chosen = decide(question, ranked, index, AnswerOptions(), view=view).chosen
     return chosen[0].paper_id if chosen else None
 
 
@@ -152,3 +178,55 @@ def test_the_kind_of_answer_asked_for_is_preferred(tmp_path):
         without = answer_question(question, index, store, AnswerOptions(max_sentences=1, kind_bonus=0))
         assert with_kind.found and with_kind.answer[0].text == sentences[1]
         assert without.answer[0].text == sentences[0]  # the bonus is what chose the number
+
+
+# ---------------------------------------------------------------------------- with the semantic stage
+
+
+@pytest.fixture(scope="module")
+def encoded_bundled(tmp_path_factory):
+    """A bundled home, its index, and the semantic stage with all 13 papers encoded (a second of encoding)."""
+    from retrieval.semantic import ModelUnavailable, SemanticStage, load_encoder
+    from retrieval.vectors import VectorBuilder, VectorStore
+
+    try:
+        encoder = load_encoder("")
+    except ModelUnavailable:
+        pytest.skip("the [semantic] extra is not installed")
+    home = tmp_path_factory.mktemp("semantic") / "home"
+    store = open_store(home)
+    index = open_index(home, store)
+    vectors = VectorStore.for_model(home, encoder.model_id)
+    VectorBuilder(vectors, encoder, lambda: [(p.id, p.title, p.abstract) for p in store.papers()]).build_once()
+    yield index, store, SemanticStage(encoder, vectors)
+    store.close()
+
+
+def test_with_the_stage_seed_questions_cite_the_right_paper_and_off_topic_ones_abstain(encoded_bundled):
+    index, store, stage = encoded_bundled
+    for question, paper in [
+        ("how do you train transformers without normalisation?", "2302.10322"),
+        ("How long a context can Gemini 1.5 handle?", "2403.05530"),
+        ("precipitation nowcasting with generative models", "2104.00954"),
+        ("what is Flamingo?", "2204.14198"),
+    ]:
+        answer = answer_question(question, index, store, stage=stage)
+        assert answer.found and answer.citations[0].paper_id == paper, question
+        assert answer.confidence >= model(True).threshold
+    questions = [q for _, q in nq_questions(need(DATA / "nq_open").parent, "holdout")[:40]]
+    answered = [
+        q
+        for q in questions + ["who won the football world cup in 2018?"]
+        if answer_question(q, index, store, stage=stage).found
+    ]
+    assert answered == []
+
+
+def test_until_papers_are_encoded_the_stage_answers_as_bm25_does(encoded_bundled, tmp_path):
+    from retrieval.semantic import SemanticStage
+    from retrieval.vectors import VectorStore
+
+    index, store, stage = encoded_bundled
+    empty = SemanticStage(stage.encoder, VectorStore(tmp_path / "no-vectors"))
+    for question in ("how do you train transformers without normalisation?", "who won the world cup?"):
+        assert answer_question(question, index, store, stage=empty) == answer_question(question, index, store)

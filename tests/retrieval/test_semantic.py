@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.cli.query import ENCODE_NOW
 from corpus.home import open_store
 from corpus.models import Paper
 from retrieval.index import SearchIndex
@@ -147,6 +148,8 @@ def test_fuse_scores_papers_without_a_vector_by_bm25_alone():
 
 def test_search_with_and_without_the_semantic_stage(tmp_path, encoder):
     home = tmp_path / "home"
+    with open_store(home) as store:  # more papers than a search encodes on the spot (bot.cli.query.ENCODE_NOW)
+        store.ingest([filler(i) for i in range(ENCODE_NOW + 6)])
     query = "a model that reads pictures and text together"
     bm25 = hit_ids(run_cli(home, "search", query, "--json", "--no-semantic"))
     before = run_cli(home, "search", query, "--json", "--semantic")
@@ -160,11 +163,28 @@ def test_search_with_and_without_the_semantic_stage(tmp_path, encoder):
         timeout=120,
     )
     assert built.returncode == 0, built.stderr
-    assert "13 papers encoded" in built.stdout
+    assert f"{13 + ENCODE_NOW + 6} papers encoded" in built.stdout
     fused = run_cli(home, "search", query, "--json")  # on by default
     assert fused.stderr == ""
     assert hit_ids(fused) != bm25  # another order (BM25's top 1,000 re-scored)
     assert hit_ids(run_cli(home, "search", query, "--json", env={"PAPERBOT_SEMANTIC": "false"})) == bm25
+
+
+def filler(i: int) -> Paper:
+    text = f"Survey number {i} of crop rotation in temperate farms. Yields rose in {i + 2} regions."
+    return Paper(id=f"test:filler{i}", title=f"Crop rotation survey {i}", abstract=text)
+
+
+def test_a_small_home_is_encoded_on_the_spot_and_ask_uses_the_stage(tmp_path, encoder):
+    home = tmp_path / "home"
+    result = run_cli(home, "ask", "how do you train transformers without normalisation?", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "no vector" not in result.stderr  # the 13 bundled papers were encoded before answering
+    assert len(VectorStore.for_model(home, encoder.model_id)) == 13
+    answer = json.loads(result.stdout)
+    assert answer["found"] and answer["citations"][0]["paper_id"] == "2302.10322"
+    off = json.loads(run_cli(home, "ask", "who won the football world cup in 2018?", "--json").stdout)
+    assert not off["found"] and off["closest"] == []
 
 
 def test_without_the_model_search_is_bm25_with_one_notice(tmp_path):
