@@ -7,8 +7,8 @@ the second stage (retrieval/rerank.py, BM25's top 50 re-ranked) on the same stor
 The corpus is the synthetic one of retrieval_bench.py (real sentences resampled, fixed
 seed), stored in a real SQLite file; queries are SciFact's 1,109 claims.
 
-With --semantic, each synthetic paper's vector is the real vector of the SciFact abstract its title came
-from (from the eval cache `python -m retrieval.semantic eval-vectors` fills): encoding 100k abstracts would
+With --semantic, each synthetic paper's vector is the real vector of a SciFact abstract (by its number; from
+the eval cache `python -m retrieval.semantic eval-vectors` fills): encoding 100k abstracts would
 take most of an hour, and the timing does not depend on which vector a paper has. Each question is encoded
 for real, BM25's top 1,000 fused, judged by the semantic model. Because the stand-in vectors do not match the
 texts, how many are answered differs from a real corpus, so the p95 of the answered questions alone is
@@ -57,22 +57,21 @@ def synthetic_papers(size: str):
 
 
 def stand_in_stage(home: Path, store: Store):
-    """The semantic stage over the synthetic store, each paper given its title's SciFact abstract's vector."""
+    """The semantic stage over the synthetic store, paper synN given SciFact abstract N mod 5,183's real vector."""
     from retrieval.benchmarks import eval_vectors_home
     from retrieval.semantic import SemanticStage, load_encoder
     from retrieval.vectors import VectorStore, content_hash
 
     encoder = load_encoder()
     source = VectorStore.for_model(eval_vectors_home(), encoder.model_id)
-    scifact = [json.loads(line) for line in (rb.DATA / "scifact" / "corpus.jsonl").read_text().splitlines()]
-    by_title = {r["title"]: str(r["doc_id"]) for r in scifact}
+    scifact = [str(json.loads(line)["doc_id"]) for line in (rb.DATA / "scifact" / "corpus.jsonl").open()]
     vectors = VectorStore.for_model(home, encoder.model_id)
     batch: list[Paper] = []
     for paper in [*store.papers(), None]:
         if paper is not None:
             batch.append(paper)
         if batch and (paper is None or len(batch) == 20_000):
-            found, have = source.lookup([by_title[p.title] for p in batch])
+            found, have = source.lookup([scifact[int(p.id[3:]) % len(scifact)] for p in batch])
             if not have.all():
                 raise SystemExit("SciFact vectors missing: run `python -m retrieval.semantic eval-vectors` first")
             vectors.add([p.id for p in batch], [content_hash(p.title, p.abstract) for p in batch], found)

@@ -127,9 +127,10 @@ class Paper(BaseModel):
     def _clean_names(cls, value: list[str]) -> list[str]:
         return [name for name in (collapse_whitespace(v) for v in value) if name]
 
-    @field_validator("comment")
+    @field_validator("comment", "doi", "journal_ref")
     @classmethod
-    def _clean_comment(cls, value: str | None) -> str | None:
+    def _one_line(cls, value: str | None) -> str | None:
+        # the API wraps long values over lines ("...Mental Health\n  Care (2015)"): one line each
         return collapse_whitespace(value) or None if value is not None else None
 
     @model_validator(mode="after")

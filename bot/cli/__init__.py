@@ -109,6 +109,9 @@ def _run(argv: list[str]) -> int:
         return EXIT_USAGE
     if args.command in NO_STORE and getattr(args, "task", "") != "feedback":  # eval feedback asks this home
         return args.handler(args, None)
+    check = getattr(args, "check_args", None)
+    if check is not None:  # options that are wrong together: refused before the home is opened or created
+        check(args)
     home = checked_home(resolve_home(args.home))
     ctx = Context(home)  # a new home says so once, from open_store (which knows it seeded it, under a lock)
     try:

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
 from corpus.home import open_store
@@ -88,10 +87,14 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
 
 
 def field_range(model: type[BaseModel], name: str) -> tuple[int, int]:
-    """The ge/le bounds of a model's field, so the CLI's ranges follow the model they feed."""
+    """The ge/le bounds of a model's field, so the CLI's ranges follow the model they feed.
+
+    Read by attribute (pydantic keeps `Field(ge=..., le=...)` as constraint objects with a `ge` or
+    `le`), so this needs no import of annotated_types, which pydantic installs but we do not declare.
+    """
     metadata = model.model_fields[name].metadata
-    low = next(m.ge for m in metadata if isinstance(m, Ge))
-    high = next(m.le for m in metadata if isinstance(m, Le))
+    low = next(m.ge for m in metadata if getattr(m, "ge", None) is not None)
+    high = next(m.le for m in metadata if getattr(m, "le", None) is not None)
     return int(low), int(high)
 
 

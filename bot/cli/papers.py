@@ -61,6 +61,7 @@ def _progress(items: Iterable, label: str) -> Iterable:
 def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
     started = time.perf_counter()
     reports: list[FileReport] = []
+    has_good_records: set[int] = set()  # rejected for some bad records, so --skip-bad would store the rest
     for display, path, error in _expand(args.paths):
         if error is not None:
             reports.append(FileReport(path=display, rejected=1, errors=error.render().splitlines()))
@@ -75,6 +76,7 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
         except RecordsRejected as exc:
             rendered = LoadError(display, exc.problems).render().splitlines()
             reports.append(FileReport(path=display, rejected=1, errors=rendered))
+            has_good_records.add(len(reports) - 1)
             continue
         skipped = [f"{display}:{p.where}: {p.field}: {p.message} (skipped)" for p in report.problems]
         reports.append(
@@ -104,9 +106,11 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
 
     def text() -> str:
         lines = []
-        for r in reports:
-            if r.rejected:
+        for number, r in enumerate(reports):
+            if r.rejected and number in has_good_records:
                 status = "rejected (nothing stored; fix the lines above, or --skip-bad to store the good records)"
+            elif r.rejected:  # not a readable file of records at all: --skip-bad has nothing to keep
+                status = "rejected (nothing stored: see the line above)"
             else:
                 status = f"{r.added} added, {r.updated} updated, {r.unchanged} unchanged"
                 if r.skipped:

@@ -17,7 +17,7 @@ from pathlib import Path
 from corpus.formats.common import LoadError, inner_name, is_supported, open_members, peek
 from corpus.formats.feeds import feed_records
 from corpus.formats.jsonl import jsonl_records
-from corpus.formats.oaipmh import OaiError, oai_records
+from corpus.formats.oaipmh import NotRecords, OaiError, oai_records
 from corpus.formats.seed import metadata_for, seed_records
 from corpus.models import Problem, RawRecord
 
@@ -48,15 +48,21 @@ def _member_records(path: Path, name: str, stream) -> Iterator[RawRecord | Probl
     if "<oai-pmh" in text_head[:1500]:
         try:
             yield from oai_records(stream, source)
+        except NotRecords as exc:
+            raise LoadError(name, [Problem("", "oai-pmh", str(exc))]) from None
         except OaiError as exc:
-            raise LoadError(name, [Problem("", "oai-pmh", f"{exc}: the response holds no records")]) from None
+            message = f"{str(exc).rstrip('. ')}: the response holds no records"
+            raise LoadError(name, [Problem("", "oai-pmh", message)]) from None
         return
     if text_head.startswith("{") or (suffix in {".jsonl", ".ndjson", ".json"} and not text_head.startswith("<")):
         yield from jsonl_records(stream, source)
         return
     text = _read_text(stream, name)
     if text_head.startswith("<") or suffix in {".xml", ".atom", ".rss", ".rdf"}:
-        yield from feed_records(text, source)
+        try:
+            yield from feed_records(text, source)
+        except LoadError as exc:  # named as the user gave it, like every other rejected file
+            raise LoadError(name, exc.problems) from None
         return
     yield from seed_records(text, Path(inner_name(str(path))) if name == str(path) else Path(name), metadata_for(path))
 

@@ -114,6 +114,13 @@ def _entry_fields(entry, source: str, where: str, channel_day: dt.date | None) -
             fields["updated"] = day["updated"]
     if entry.get("arxiv_comment"):
         fields["comment"] = entry["arxiv_comment"]
+    # the API's <arxiv:doi> and <arxiv:journal_ref>; RSS's <arxiv:DOI> and <arxiv:journal_reference>
+    # (feedparser lower-cases the names)
+    if entry.get("arxiv_doi"):
+        fields["doi"] = entry["arxiv_doi"]
+    journal = entry.get("arxiv_journal_ref") or entry.get("arxiv_journal_reference")
+    if journal:
+        fields["journal_ref"] = journal
     return fields
 
 

@@ -129,6 +129,10 @@ def record_fields(record: dict, source: str, where: str) -> dict | Problem:
     for key in ("comment", "comments"):
         if record.get(key):
             fields["comment"] = str(record[key])
+    for field, keys in (("doi", ("doi",)), ("journal_ref", ("journal-ref", "journal_ref"))):
+        value = next((record[k] for k in keys if isinstance(record.get(k), str) and record[k].strip()), None)
+        if value:  # the snapshot's "doi" and "journal-ref": what a citation needs beyond arXiv
+            fields[field] = value
     if record.get("url"):
         fields["url"] = str(record["url"])
     return fields

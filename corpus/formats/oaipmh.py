@@ -30,6 +30,22 @@ class OaiError(Exception):
         super().__init__(f"OAI-PMH error {code}: {message.strip() or 'no message'}")
 
 
+class NotRecords(OaiError):
+    """A well-formed OAI-PMH response of a verb that carries no records (ListIdentifiers, Identify ...)."""
+
+    def __init__(self, verb: str | None):
+        self.code = verb or "none"
+        kind = f"an OAI-PMH {verb} response" if verb else "an OAI-PMH response without ListRecords or GetRecord"
+        Exception.__init__(
+            self,
+            f"this is {kind}, which holds no records: save ListRecords or GetRecord pages"
+            " (metadataPrefix=arXiv or arXivRaw), or load them with `paperbot harvest`",
+        )
+
+
+_OTHER_VERBS = {f"{OAI}{verb}": verb for verb in ("ListIdentifiers", "Identify", "ListSets", "ListMetadataFormats")}
+
+
 @dataclass
 class Page:
     """What a ListRecords response says beyond its records: where to resume, and how far along."""
@@ -43,16 +59,23 @@ class Page:
 
 
 def oai_records(stream: BinaryIO, source: str, page: Page | None = None) -> Iterator[RawRecord | Problem]:
-    """Each record of the response; deleted records are skipped, an OAI-PMH error raises OaiError."""
+    """Each record of the response; deleted records are skipped, an OAI-PMH error raises OaiError.
+
+    A response of another verb (a saved ListIdentifiers page names records but holds none of their
+    metadata) raises NotRecords: read as "0 added" it would lose every record it names without a word.
+    """
     page = page if page is not None else Page()
     number = 0
     container: ET.Element | None = None  # ListRecords: emptied after each record, so memory stays flat
+    other_verb: str | None = None
     try:
         for event, element in ET.iterparse(stream, events=("start", "end")):
             tag = element.tag
             if event == "start":
                 if tag in (f"{OAI}ListRecords", f"{OAI}GetRecord"):
                     container = element
+                elif tag in _OTHER_VERBS:
+                    other_verb = _OTHER_VERBS[tag]
                 continue
             if tag == f"{OAI}record":
                 number += 1
@@ -78,6 +101,9 @@ def oai_records(stream: BinaryIO, source: str, page: Page | None = None) -> Iter
     except ET.ParseError as exc:
         line = exc.position[0] if exc.position else ""
         yield Problem(str(line), "xml", f"the response is cut short or malformed ({exc}); nothing from it is stored")
+        return
+    if container is None:
+        raise NotRecords(other_verb)
 
 
 def _drop(container: ET.Element | None, element: ET.Element) -> None:
@@ -134,9 +160,7 @@ def _arxiv_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
         value = _text(body, f"{ns}{tag}")
         if value:
             fields[key] = value[:10]
-    comment = _text(body, f"{ns}comments")
-    if comment:
-        fields["comment"] = comment
+    _add_extras(body, ns, fields)
     return fields
 
 
@@ -165,7 +189,13 @@ def _raw_fields(body: ET.Element, source: str, where: str) -> dict | Problem:
             fields["published"] = versions[0][1]
         if len(versions) > 1 and versions[-1][1]:
             fields["updated"] = versions[-1][1]
-    comment = _text(body, f"{ns}comments")
-    if comment:
-        fields["comment"] = comment
+    _add_extras(body, ns, fields)
     return fields
+
+
+def _add_extras(body: ET.Element, ns: str, fields: dict) -> None:
+    """<comments>, <doi> and <journal-ref>: the same elements in the `arXiv` and `arXivRaw` formats."""
+    for key, tag in (("comment", "comments"), ("doi", "doi"), ("journal_ref", "journal-ref")):
+        value = _text(body, f"{ns}{tag}")
+        if value:
+            fields[key] = value

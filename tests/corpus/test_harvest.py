@@ -220,3 +220,58 @@ def test_cli_refuses_to_hurry_arxiv(capsys, home):
 
     assert main(["harvest", "--delay", "1", "--home", str(home)]) == 2
     assert "at least 3 s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--delay", "nan"], "--delay: nan is out of range: give 0..3600 seconds"),
+        (["--delay", "-1"], "--delay: -1 is out of range"),
+        (["--delay", "inf"], "--delay: inf is out of range"),
+        (["--delay", "1e400"], "--delay: 1e400 is out of range"),
+        (["--delay", "soon"], "--delay: 'soon' is not a number of seconds"),
+        (["--from", "99999-01-01"], "--from: '99999-01-01' is not a day: expected YYYY-MM-DD"),
+        (["--from", "2024-02-30"], "--from: '2024-02-30' is not a day"),
+        (["--from", "2024-1-1"], "--from: '2024-1-1' is not a day"),
+        (["--from", "0001-01-01"], "--from: 0001-01-01 is out of range: give a day from 1991-08-14"),
+        (["--until", "2999-12-31"], "--until: 2999-12-31 is out of range"),
+        (["--from", "2024-05-01", "--until", "2024-01-01"], "--until 2024-01-01 is before --from 2024-05-01"),
+        (["--max-pages", "0"], "--max-pages: 0 is out of range: give 1..1000000"),
+        (["--max-pages", "-3"], "--max-pages: -3 is out of range"),
+        (["--set", ""], "--set: '' is not an OAI-PMH set"),
+        (["--set", "cs lg"], "--set: 'cs lg' is not an OAI-PMH set"),
+        (["--categories", ",,,"], "--categories: ',,,' names no category"),
+        (["--categories", "cs.LG,53D10"], "--categories: '53D10' is not an arXiv category"),
+        (["--url", "notaurl"], "--url: 'notaurl' is not an http(s) URL"),
+        (["--url", "ftp://example.org/oai"], "--url: 'ftp://example.org/oai' is not an http(s) URL"),
+    ],
+)
+def test_cli_refuses_options_out_of_range_in_one_line_before_opening_the_home(capsys, tmp_path, argv, says):
+    from bot.cli import main
+
+    home = tmp_path / "home"
+    url = [] if "--url" in argv else ["--url", "http://127.0.0.1:9/oai"]  # never reached: refused before any request
+    assert main(["harvest", *url, "--delay", "0", *argv, "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in err, err
+    assert not home.exists()  # nothing created, nothing stored
+
+
+def test_cli_refuses_a_bad_oai_url_setting(capsys, tmp_path, monkeypatch):
+    from bot.cli import main
+
+    monkeypatch.setenv("PAPERBOT_ARXIV_OAI_URL", "oaipmh.arxiv.org/oai")
+    assert main(["harvest", "--home", str(tmp_path / "home")]) == 2
+    assert "PAPERBOT_ARXIV_OAI_URL: 'oaipmh.arxiv.org/oai' is not an http(s) URL" in capsys.readouterr().err
+
+
+def test_cli_nan_delay_is_a_usage_line_not_a_traceback_file(tmp_path):
+    """Before: `--delay nan` reached time.sleep and ended as "unexpected error ... traceback in /tmp/..."."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "bot.cli", "harvest", "--delay", "nan", "--home", str(tmp_path / "home")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "paperbot: argument --delay: nan is out of range: give 0..3600 seconds (see `paperbot harvest --help`)"
+    ]

@@ -194,3 +194,42 @@ def test_pip_install_ships_every_module_and_data_file():
     assert (root / "retrieval" / "evidence_model.json").name in data["retrieval"]
     bundled = [p for pattern in data["corpus"] for p in (root / "corpus").glob(pattern)]
     assert {p.name for p in bundled} == {p.name for p in (root / "corpus" / "bundled").iterdir()}
+
+
+def _distribution(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): `rouge_score` and `Rouge-Score` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """CI builds a fresh venv from pyproject only: a module that is merely installed alongside another
+    (annotated_types comes with pydantic) must not be imported unless pyproject names it."""
+    import ast
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    declared = {_distribution(re.split(r"[<>=!~\[;\s]", r, maxsplit=1)[0]) for r in requirements}
+    ours = {"corpus", "retrieval", "bot"}
+    imported: dict[str, str] = {}
+    for top in sorted(ours):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    imported.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    owners = packages_distributions()
+    undeclared = {
+        module: where
+        for module, where in imported.items()
+        if module not in sys.stdlib_module_names
+        and module not in ours
+        and not {_distribution(d) for d in owners.get(module, [module])} & declared
+    }
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
