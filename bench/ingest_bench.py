@@ -12,7 +12,7 @@ wall-clock, with its peak RSS (getrusage) and the peak of the RSS summed over it
 two record-building workers (psutil). Then the same command again on the unchanged file. Targets (issue #13): 1M in <= 5 min and <= 1.5 GB; re-ingest <= 20% of the first.
 The machine is shared, so the load average (1, 5, 15 minutes) is recorded before and after each run.
 With `--reuse`, a file of the right size already in `--keep DIR` is used as it is (building the 1M file
-takes minutes); the home is always made afresh.
+takes half a minute, longer on a busy machine); the home is always made afresh.
 """
 
 from __future__ import annotations
