@@ -66,6 +66,13 @@ class AnswerOptions(BaseModel):
         le=1,
         description="more than one sentence only when the best paper's BM25 score leads the next by this share",
     )
+    min_lead_fused: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="min_lead for papers in the semantic stage's fused order: none, as the fused first paper is"
+        " right more often (SciFact train, out-of-fold evidence models: F1 (b) 0.459 at 0, 0.451 at 0.1)",
+    )
     kind_bonus: float = Field(
         default=0.25, ge=0, description="added to a sentence that gives the kind of answer asked for (answer_type.py)"
     )
@@ -298,7 +305,7 @@ def decide(
         return Decision(verdict.model_copy(update={"answer": False}), None)
     scores = [score for _, score in ranked]
     lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
-    if lead < options.min_lead:
+    if lead < (options.min_lead if view is None else options.min_lead_fused):
         options = options.model_copy(update={"max_sentences": 1})
     first_paper = ranked[0][0].id if options.lead_with_top_paper else None
     return Decision(verdict, select_mmr(candidates, options, first_paper))

@@ -1,0 +1,79 @@
+"""End-to-end evidence (b) on SciFact train with out-of-fold evidence models, for the one-sentence rule's lead.
+
+    python bench/evidence_oof.py --leads 0 0.05 0.1 0.15 0.2
+
+Tuning `min_lead` on train with the shipped evidence model would flatter it (the model saw those abstracts), so
+each claim's sentences are scored by a model fitted without its cited abstract (the folds of
+bench/train_selector.py). Rows for BM25's order and, when the [semantic] extra and SciFact's vectors are there
+(`python -m retrieval.semantic eval-vectors`), for the semantic stage's fused order (which uses `min_lead_fused`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import train_selector  # noqa: E402
+
+import retrieval.evidence as evidence  # noqa: E402
+from retrieval.answer import AnswerOptions, decide, retrieve  # noqa: E402
+from retrieval.benchmarks import PRF, _corpus, _eval_stage  # noqa: E402
+from retrieval.evaluate import default_data_dir  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2])
+    parser.add_argument("--data", type=Path, default=default_data_dir())
+    args = parser.parse_args()
+    items = train_selector.abstracts()
+    docs = sorted({doc for doc, _, _ in items})
+    fold = {d: i % 5 for i, d in enumerate(np.random.default_rng(0).permutation(docs))}  # as train_selector
+    models = [
+        evidence.TreeEnsemble.from_json(
+            train_selector.to_json(train_selector.train([i for i in items if fold[i[0]] != f]))
+        )
+        for f in range(5)
+    ]
+    papers, index = _corpus(str(args.data / "scifact" / "corpus.jsonl"))
+    by_id = {p.id: p for p in papers}
+    stage, status = _eval_stage(papers)
+    claims = [json.loads(line) for line in (args.data / "scifact" / "claims_train.jsonl").read_text().splitlines()]
+    claims = [c for c in claims if c["evidence"]]
+    shipped = evidence._model
+    try:
+        for name, chosen_stage in (("bm25", None), ("fused", stage)):
+            if name == "fused" and stage is None:
+                print(f"fused: not measured ({status})")
+                continue
+            rankings = [
+                retrieve(c["claim"], index, lambda ids: {i: by_id[i] for i in ids}, 5, chosen_stage) for c in claims
+            ]
+            for lead in args.leads:
+                options = AnswerOptions(min_lead=lead, min_lead_fused=lead)
+                counts = [0, 0, 0]
+                for claim, (ranked, view) in zip(claims, rankings, strict=True):
+                    model = models[fold[next(iter(claim["evidence"]))]]
+                    evidence._model = lambda model=model: model
+                    gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
+                    picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
+                    predicted = {(c.paper_id, c.position) for c in picked}
+                    counts[0] += len(predicted & gold)
+                    counts[1] += len(predicted)
+                    counts[2] += len(gold)
+                scores = PRF.of(*counts)
+                print(f"{name} lead {lead}: F1 {scores.f1} (P {scores.precision}, R {scores.recall})", flush=True)
+    finally:
+        evidence._model = shipped
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
