@@ -25,7 +25,7 @@ from corpus.models import InvalidId, Paper, normalise_id
 from corpus.store import Store, StoreBusy, StoreError
 from retrieval.answer import Answer, AnswerOptions, answer_question, answer_versions
 from retrieval.conversation import ContextAnswer, Turn, answer_follow_up
-from retrieval.index import INDEX_DIR, SearchIndex, open_index, save_quietly
+from retrieval.index import INDEX_DIR, SearchIndex, follow, open_index, save_quietly
 from retrieval.related import related_papers
 from retrieval.search import SearchHit, SearchRequest, run_search
 from retrieval.tldr import PaperOut, paper_with_tldr
@@ -112,7 +112,7 @@ class Engine:
         with self.lock:
             if self.store.sequence <= self.index.seq:
                 return 0
-            added = self.index.catch_up(self.store)
+            self.index, added = follow(self.index, self.store, self.home / INDEX_DIR if self.home else None)
         if added:
             log.info("index caught up with the store: %d papers (change %d)", added, self.index.seq)
             if self.builder is not None:

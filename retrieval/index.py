@@ -601,6 +601,25 @@ def open_index(
     return index
 
 
+def follow(index: SearchIndex, store: Store, folder: Path | None = None) -> tuple[SearchIndex, int]:
+    """The index brought up to the store for a long-running reader (the bot): (index, papers it gained).
+
+    A small change is added in memory (`catch_up`). After a big one — another process ingested at least half
+    as many papers as this index holds — the version that process saved in `folder` is loaded instead and
+    caught up with the rest: catching a million new papers up in memory held twice the final index. The
+    loaded version must agree with the store (as `open_index` checks); if it does not, or there is none
+    newer, the change is added in memory after all.
+    """
+    changed = store.changed_since(index.seq)
+    if not changed:
+        return index, index.catch_up(store)  # moves the change number on (deletions, rewrites)
+    if folder is not None and changed * 2 >= max(len(index), CHUNK):
+        saved = SearchIndex.load(folder, index.analyzer, index.params)
+        if saved is not None and saved.seq > index.seq and _out_of_step(saved, store, folder) is None:
+            return saved.warm(), changed
+    return index, index.catch_up(store)
+
+
 def _rebuild_saved(
     folder: Path,
     store: Store,

@@ -95,3 +95,27 @@ def test_a_write_behind_another_process_lock_gives_up_in_about_2_s(home: Path):
         holder.kill()
         holder.wait()
         engine.close()
+
+
+def test_after_a_big_ingest_elsewhere_the_engine_loads_the_saved_index_instead_of_catching_up(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "CHUNK", 10)  # so 30 new papers are "big" next to the 13 indexed
+    engine = Engine.open(home, semantic=False, refresh_seconds=None)
+    try:
+        before = engine.index
+        words = write_papers(tmp_path / "big.jsonl", "big", 30)
+        result = cli(home, "ingest", str(tmp_path / "big.jsonl"))  # another process, which saves its index
+        assert result.returncode == 0, result.stderr
+        hits = engine.search(SearchRequest(query=words[7], k=1))
+        assert [h.paper_id for h in hits] == ["fault-big-0007"]
+        assert engine.index is not before  # the version the ingest saved, loaded — not 30 papers added in memory
+        assert len(engine.index) == 43 and engine.index.seq == engine.store.sequence
+        small = ingest(home, tmp_path, "small")  # 1 new next to 43: added in memory, same index object
+        loaded = engine.index
+        assert [h.paper_id for h in engine.search(SearchRequest(query=small, k=1))] == ["fault-small-0000"]
+        assert engine.index is loaded and len(loaded) == 44
+    finally:
+        engine.close()
