@@ -288,7 +288,8 @@ def decide(
     When the best paper barely leads the next (`min_lead`), BM25 cannot tell which one
     answers, and the answer shrinks to its single best sentence instead of three that may
     all come from the wrong paper (on SciFact train, with out-of-fold evidence models, this
-    took end-to-end evidence F1 from 0.439 to 0.450; see README "Quality").
+    took end-to-end evidence F1 from 0.439 to 0.450; see README "Quality"). In fused order the rule's
+    bar is `min_lead_fused` (none by default: the fused first paper is right more often).
 
     `judged` is the text answer-or-abstain weighs when it is not the question itself (a follow-up is
     judged with the conversation's earlier questions; its sentences are still chosen by its own words).
@@ -398,10 +399,12 @@ def answer_versions(index: SearchIndex) -> dict[str, str]:
 @cache
 def _model_fingerprints() -> dict[str, str]:
     from retrieval.answerability import MODEL_PATH as ANSWERABILITY
+    from retrieval.answerability import SEMANTIC_MODEL_PATH
     from retrieval.evidence import MODEL_PATH as EVIDENCE
 
     return {
         "answerability_model": hashlib.sha256(ANSWERABILITY.read_bytes()).hexdigest()[:12],
+        "answerability_semantic_model": hashlib.sha256(SEMANTIC_MODEL_PATH.read_bytes()).hexdigest()[:12],
         "evidence_model": hashlib.sha256(EVIDENCE.read_bytes()).hexdigest()[:12],
         "analyzer": json.dumps(Analyzer().config(), sort_keys=True),
     }

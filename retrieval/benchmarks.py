@@ -376,13 +376,14 @@ class FeedbackScores(BaseModel):
     changed: int = Field(description="👎 answers that are now different (other sentences, or no answer)")
 
 
-def eval_feedback(votes: FeedbackSet, index: SearchIndex, store) -> FeedbackScores:
-    """Re-ask every voted question with today's index and models, and compare with what was judged."""
+def eval_feedback(votes: FeedbackSet, index: SearchIndex, store, stage=None) -> FeedbackScores:
+    """Re-ask every voted question with today's index and models (through the semantic `stage` when given),
+    and compare with what was judged."""
     from retrieval.answer import answer_question
 
     up = still = same_first = down = changed = 0
     for vote in votes.votes:
-        now = answer_question(vote.question, index, store)
+        now = answer_question(vote.question, index, store, stage=stage)
         before = [s["text"] for s in vote.answer.get("answer", [])]
         again = [s.text for s in now.answer]
         if vote.vote == 1:

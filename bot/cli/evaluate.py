@@ -119,7 +119,9 @@ def _eval_feedback(args: argparse.Namespace, ctx: Context) -> int:
         raise UserError(
             f"{args.file}: {where}: {error['msg']}; expected what `paperbot feedback export --json` writes"
         ) from None
-    result = eval_feedback(votes, ctx.index, ctx.store)
+    from bot.cli.query import semantic_stage
+
+    result = eval_feedback(votes, ctx.index, ctx.store, semantic_stage(args, ctx) if args.semantic else None)
     emit(args, result, lambda: "\n".join(_flat_lines(result.model_dump())))
     return 0
 
@@ -153,7 +155,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     evaluate.add_argument(
         "--semantic",
         action="store_true",
-        help="evidence, answerability: answer through the semantic stage (needs the model and the benchmark's"
-        " vectors: python -m retrieval.semantic eval-vectors); `retrieval` always reports both when it can",
+        help="evidence, answerability, feedback: answer through the semantic stage (evidence and answerability need"
+        " the benchmark's vectors: python -m retrieval.semantic eval-vectors); `retrieval` always reports both",
     )
     evaluate.set_defaults(handler=cmd_eval)
