@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -65,7 +66,14 @@ PARAMS = {
 }
 ROUNDS = 300
 
-MAX_NQ_ANSWERED = 0.01  # per corpus, out of fold: leaves room under the 2% target on unseen questions
+# The issue's targets for questions the corpus cannot answer: NQ-open questions (per corpus) and the other
+# corpus's claims or TLDRs. The bar is the lowest at which every such block's out-of-fold answered rate is,
+# with 95% confidence (Wilson's upper bound), under its target: about 1.4% of 1,800 NQ questions on SciFact.
+# (Until session 5 the rule was a flat 1% out of fold; held-out NQ then measured 1.23% on SciFact, so the
+# flat rule refused ~1% of answerable TLDRs for margin the target did not need.)
+TARGET_NQ_ANSWERED = 0.02
+TARGET_CROSS_ANSWERED = 0.05
+CONFIDENCE_Z = 1.645  # one-sided 95%
 
 
 def collect(data_dir: Path, semantic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -137,15 +145,26 @@ def folds(groups: np.ndarray, k: int = 5) -> np.ndarray:
     return np.array([zlib.crc32(g.encode()) % k for g in groups])
 
 
+def wilson_upper(k: int, n: int, z: float = CONFIDENCE_Z) -> float:
+    """Upper confidence bound of a rate seen as k out of n (Wilson score interval)."""
+    p = k / n
+    d = 1 + z * z / n
+    return (p + z * z / (2 * n) + z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / d
+
+
 def threshold_for(p: np.ndarray, y: np.ndarray, blocks: list[str]) -> float:
-    """The lowest bar at which every NQ block answers at most MAX_NQ_ANSWERED (and the cross-domain ones ≤ 2.5%)."""
+    """The lowest bar at which every abstain block answers under its target with 95% confidence
+    (NQ blocks: TARGET_NQ_ANSWERED; the other corpus's questions: TARGET_CROSS_ANSWERED)."""
     names = np.array(blocks)
     bar = 0.5
-    for block in set(names[y == 0]):
-        limit = MAX_NQ_ANSWERED if block.startswith("nq") else 0.025
+    for block in sorted(set(names[y == 0])):
+        target = TARGET_NQ_ANSWERED if block.startswith("nq") else TARGET_CROSS_ANSWERED
         negatives = np.sort(p[names == block])[::-1]
-        allowed = int(limit * len(negatives))
-        bar = max(bar, float(negatives[allowed]) + 1e-9 if allowed < len(negatives) else 0.0)
+        n = len(negatives)
+        allowed = 0
+        while allowed < n and wilson_upper(allowed + 1, n) <= target:
+            allowed += 1
+        bar = max(bar, float(negatives[allowed]) + 1e-9 if allowed < n else 0.0)
     return bar
 
 

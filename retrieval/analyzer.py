@@ -124,6 +124,11 @@ class Analyzer:
         """The term for one normalised word from `words()`; '' for a stop word."""
         return self._words[word]
 
+    def term_uncached(self, word: str) -> str:
+        """`term_of` without remembering the word: for one-off candidates (spelling corrections) that
+        would otherwise fill the caches meant for the corpus's words."""
+        return "" if word in self.stop_words else self._term_uncached(word)
+
     def words(self, text: str) -> list[str]:
         """The normalised words of `text` before stop words and stemming (the plain-word fast path)."""
         return _PART.findall(normalise(text))

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.analyzer import Analyzer, clip_query
+from retrieval.analyzer import Analyzer
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import (
     PaperTerms,
@@ -295,8 +295,8 @@ def decide(
     judged with the conversation's earlier questions; its sentences are still chosen by its own words).
     `view`: the semantic stage's signals when `ranked` is in fused order (see `retrieve`).
     """
-    question = clip_query(question)
-    row, terms = answerability_row(clip_query(judged or question), ranked, index, view)
+    question = index.respell(question)  # misspelt words corrected, as search did (retrieval/spelling.py)
+    row, terms = answerability_row(index.respell(judged or question), ranked, index, view)
     verdict = judge(row)
     if not verdict.answer:
         return Decision(verdict, None)

@@ -105,7 +105,7 @@ def _by_id(ranked: list[tuple[Paper, float]], paper_id: str) -> Paper:
 
 def _own_coverage(question: str, paper: Paper, index: SearchIndex) -> float:
     """Share of the follow-up's own informative weight that the cited paper holds."""
-    weights = question_weights(question, index.analyzer)
+    weights = question_weights(index.respell(question), index.analyzer)
     terms = paper_terms(paper, index.analyzer).terms
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0

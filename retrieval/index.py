@@ -30,6 +30,7 @@ from corpus.store import Store
 from corpus.workers import die_with_parent
 from retrieval.analyzer import Analyzer, clip_query, normalise, words_of_normalised
 from retrieval.bm25 import BM25Params, BM25Scorer, Postings
+from retrieval.spelling import Speller
 
 log = logging.getLogger("paperbot.index")
 
@@ -244,8 +245,23 @@ class SearchIndex:
         _ = self.scorer.impacts
         return self
 
+    @property
+    def speller(self) -> Speller:
+        """Corrects a query's misspelt words against this index's vocabulary (retrieval/spelling.py)."""
+        if getattr(self, "_speller", None) is None:
+            self._speller = Speller(self.analyzer, self._document_frequency, lambda: len(self.vocab))
+        return self._speller
+
+    def _document_frequency(self, term: str) -> int:
+        row = self.vocab.get(term)
+        return int(self.postings.df[row]) if row is not None and row < len(self.postings.df) else 0
+
+    def respell(self, query: str) -> str:
+        """`query` with misspelt words corrected ("prolem" -> "problem"); see retrieval/spelling.py."""
+        return self.speller(clip_query(query))
+
     def query_terms(self, query: str) -> dict[int, int]:
-        counts = Counter(self.analyzer(clip_query(query)))
+        counts = Counter(self.analyzer(self.respell(query)))
         return {self.vocab[t]: c for t, c in counts.items() if t in self.vocab}
 
     def scores(self, query: str) -> np.ndarray:

@@ -94,7 +94,7 @@ def test_seed_questions_are_answered_from_the_right_paper(bundled):
 
 def test_a_related_but_unanswered_question_offers_the_closest_papers(bundled):
     index, store = bundled
-    answer = answer_question("weather forecasting with deep learning for agriculture", index, store)
+    answer = answer_question("crop yield prediction from weather data", index, store)
     assert not answer.found and answer.answer == [] and answer.citations == []
     assert answer.closest and answer.closest[0].paper_id == "2104.00954"  # precipitation nowcasting
     assert "closest papers" in render_answer_text(answer)
