@@ -120,6 +120,8 @@ def embed_size(embed: discord.Embed) -> int:
 
 def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=safe(answer.question, TITLE_MAX), colour=COLOUR)
+    if answer.read_as:  # misspelt words were corrected: say how the question was read
+        embed.set_footer(text=read_as_note(answer))
     if not answer.found:
         embed.description = "I found nothing in the corpus that answers this."
         if answer.closest:
@@ -164,13 +166,17 @@ IN_CONTEXT_NOTE = "Answered in the context of this conversation."
 FELL_BACK_NOTE = "The conversation did not help with this one: this is the whole corpus's answer."
 
 
+def read_as_note(answer: Answer) -> str:
+    """The footer line for a question whose misspelt words were corrected (footers never ping; kept literal)."""
+    return cut(f"Read as: {answer.read_as}", FOOTER_MAX)
+
+
 def follow_up_embed(answer: Answer, in_context: bool, fell_back: bool) -> discord.Embed:
     """An answer to a follow-up, with a footer saying whether the conversation shaped it."""
     embed = answer_embed(answer)
-    if fell_back:
-        embed.set_footer(text=FELL_BACK_NOTE)
-    elif in_context:
-        embed.set_footer(text=IN_CONTEXT_NOTE)
+    note = FELL_BACK_NOTE if fell_back else IN_CONTEXT_NOTE if in_context else None
+    if note:
+        embed.set_footer(text=cut(f"{note} {read_as_note(answer)}" if answer.read_as else note, FOOTER_MAX))
     return embed
 
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.analyzer import Analyzer
+from retrieval.analyzer import Analyzer, clip_query
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import (
     PaperTerms,
@@ -105,6 +105,9 @@ class Answer(BaseModel):
     citations: list[Citation]
     closest: list[Citation] = []
     confidence: float = Field(default=0.0, description="the answer-or-abstain model's probability that it answers")
+    read_as: str | None = Field(
+        default=None, description="the question as searched, when misspelt words were corrected (retrieval/spelling.py)"
+    )
 
 
 class Candidate(BaseModel):
@@ -351,12 +354,20 @@ def answer_from_ranked(
     """Answer or abstain from papers already ranked (best first): sentences chosen and cited."""
     papers = {paper.id: paper for paper, _ in ranked}
     verdict, chosen = decide(question, ranked, index, options, judged, view)
+    searched = index.respell(question)
+    read_as = searched if searched != clip_query(question) else None
     if chosen is None:
         closest = (
             [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []
         )
         return Answer(
-            question=question, found=False, answer=[], citations=[], closest=closest, confidence=verdict.probability
+            question=question,
+            found=False,
+            answer=[],
+            citations=[],
+            closest=closest,
+            confidence=verdict.probability,
+            read_as=read_as,
         )
     scores = {paper.id: score for paper, score in ranked}
     numbers: dict[str, int] = {}
@@ -369,11 +380,20 @@ def answer_from_ranked(
                 _citation(numbers[candidate.paper_id], papers[candidate.paper_id], scores[candidate.paper_id])
             )
         sentences.append(AnswerSentence(text=candidate.text, citation=numbers[candidate.paper_id]))
-    return Answer(question=question, found=True, answer=sentences, citations=citations, confidence=verdict.probability)
+    return Answer(
+        question=question,
+        found=True,
+        answer=sentences,
+        citations=citations,
+        confidence=verdict.probability,
+        read_as=read_as,
+    )
 
 
 def render_answer_text(answer: Answer) -> str:
-    """Terminal form: the sentences with [n] markers, then the numbered references."""
+    """Terminal form: the sentences with [n] markers, then the numbered references (and how the question was
+    read, when misspelt words were corrected)."""
+    read_as = f"\n(Read as: {answer.read_as})" if answer.read_as else ""
     if not answer.found:
         shown = answer.question if len(answer.question) <= 200 else answer.question[:200] + "…"
         text = f"I found nothing in the corpus that answers {shown!r}."
@@ -381,14 +401,14 @@ def render_answer_text(answer: Answer) -> str:
             text += "\nThe closest papers, which may not answer it:\n" + "\n".join(
                 f"  {c.title or c.paper_id} ({c.paper_id}){' ' + c.url if c.url else ''}" for c in answer.closest
             )
-        return text + "\nTry `paperbot search` with other words."
+        return text + "\nTry `paperbot search` with other words." + read_as
     body = " ".join(f"{s.text} [{s.citation}]" for s in answer.answer)
     refs = []
     for c in answer.citations:
         year = f", {c.published.year}" if c.published else ""
         link = f" {c.url}" if c.url else ""
         refs.append(f"[{c.n}] {c.title or c.paper_id} ({c.paper_id}{year}){link}")
-    return body + "\n\n" + "\n".join(refs)
+    return body + "\n\n" + "\n".join(refs) + read_as
 
 
 def answer_versions(index: SearchIndex) -> dict[str, str]:

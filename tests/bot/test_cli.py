@@ -122,7 +122,8 @@ def test_console_script_help():
 
 def test_ask_json_contract_and_batch(capsys, home, tmp_path):
     data = run_json(capsys, "ask", "how do you train transformers without normalisation?", "--home", str(home))
-    assert set(data) == {"question", "found", "answer", "citations", "closest", "confidence"} and data["found"]
+    assert set(data) == {"question", "found", "answer", "citations", "closest", "confidence", "read_as"}
+    assert data["found"] and data["read_as"] is None  # nothing misspelt
     assert set(data["answer"][0]) == {"text", "citation"}
     assert set(data["citations"][0]) == {"n", "paper_id", "title", "url", "published", "score"}
     batch = tmp_path / "questions.jsonl"
@@ -131,6 +132,15 @@ def test_ask_json_contract_and_batch(capsys, home, tmp_path):
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [line["id"] for line in lines] == ["q1", "q2"]
     assert lines[0]["answer"]["found"] and not lines[1]["answer"]["found"]
+
+
+def test_ask_says_how_a_misspelt_question_was_read(capsys, home):
+    data = run_json(capsys, "ask", "how do you train transfomers without normalisaton?", "--home", str(home))
+    assert data["found"] and data["citations"][0]["paper_id"] == "2302.10322"
+    assert data["question"] == "how do you train transfomers without normalisaton?"
+    assert data["read_as"] == "how do you train transformers without normalisation?"
+    code, out, _ = run(capsys, "ask", "how do you train transfomers without normalisaton?", "--home", str(home))
+    assert code == 0 and out.rstrip().endswith("(Read as: how do you train transformers without normalisation?)")
 
 
 def test_paper_batch_gives_tldrs(capsys, home, tmp_path):

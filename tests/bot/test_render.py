@@ -11,10 +11,12 @@ from bot.render import (
     DESCRIPTION_MAX,
     EMBED_TOTAL_MAX,
     FIELD_VALUE_MAX,
+    IN_CONTEXT_NOTE,
     TITLE_MAX,
     answer_embed,
     embed_size,
     fit_embed,
+    follow_up_embed,
     link,
     paper_embed,
     quote,
@@ -74,7 +76,14 @@ def test_a_single_huge_sentence_is_cut_but_keeps_its_citation():
 
 def test_no_answer_embed():
     embed = answer_embed(Answer(question="banana bread?", found=False, answer=[], citations=[]))
-    assert "found nothing" in embed.description and not embed.fields
+    assert "found nothing" in embed.description and not embed.fields and not embed.footer.text
+
+
+def test_a_corrected_question_says_how_it_was_read_in_the_footer():
+    read = Answer(question="the negotation game", found=False, answer=[], citations=[], read_as="the negotiation game")
+    assert answer_embed(read).footer.text == "Read as: the negotiation game"
+    follow = follow_up_embed(read, in_context=True, fell_back=False)
+    assert follow.footer.text.startswith(IN_CONTEXT_NOTE) and follow.footer.text.endswith("the negotiation game")
 
 
 @pytest.mark.parametrize(
