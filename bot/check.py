@@ -49,8 +49,19 @@ def run_checks(home: Path, settings: Settings | None = None, need_token: bool = 
             ok.append("token present and well-formed")
         except ValueError as exc:
             problems.append(f"token: {exc}")
+    _check_models(ok, problems)
     _check_home(Path(home), ok, problems, warnings)
     return CheckReport(ok=ok, problems=problems, warnings=warnings)
+
+
+def _check_models(ok: list[str], problems: list[str]) -> None:
+    """The shipped models, read and replayed as serve does before it starts (retrieval/models.py)."""
+    from retrieval.models import ModelUnusable, check_models
+
+    try:
+        ok.append(f"models load and reproduce their check rows ({', '.join(check_models())})")
+    except ModelUnusable as exc:
+        problems.append(f"{exc}; serve refuses to start")
 
 
 def _check_home(home: Path, ok: list[str], problems: list[str], warnings: list[str]) -> None:

@@ -26,6 +26,7 @@ from corpus.store import Store, StoreBusy, StoreError
 from retrieval.answer import Answer, AnswerOptions, answer_question, answer_versions
 from retrieval.conversation import ContextAnswer, Turn, answer_follow_up
 from retrieval.index import INDEX_DIR, SearchIndex, follow, open_index, save_quietly
+from retrieval.models import check_models
 from retrieval.related import related_papers
 from retrieval.search import SearchHit, SearchRequest, run_search
 from retrieval.tldr import PaperOut, paper_with_tldr
@@ -55,6 +56,7 @@ class Engine:
     def open(cls, home: Path, semantic: bool | None = None, refresh_seconds: float | None = REFRESH_SECONDS) -> Engine:
         """Open the store (refusing a read-only one, as `paperbot check` does) and the index; follow the store."""
         started = time.perf_counter()
+        check_models()  # a damaged model file stops serve here, as `paperbot check` reports it
         store = open_store(home, timeout=BUSY_TIMEOUT)
         try:
             with contextlib.suppress(StoreBusy):  # busy: another process is writing, so the file is writable

@@ -41,6 +41,7 @@ from wordfreq import zipf_frequency
 
 from corpus.models import Paper
 from retrieval.analyzer import Analyzer
+from retrieval.errors import ModelUnusable
 from retrieval.evidence import TreeEnsemble
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
@@ -243,9 +244,11 @@ class AnswerabilityModel:
 @cache
 def model(semantic: bool = False) -> AnswerabilityModel:
     """The lexical model, or the one fitted on fused rankings with SEMANTIC_FEATURES added."""
-    if semantic:
-        return AnswerabilityModel(json.loads(SEMANTIC_MODEL_PATH.read_text()), FEATURES + SEMANTIC_FEATURES)
-    return AnswerabilityModel(json.loads(MODEL_PATH.read_text()))
+    path, features = (SEMANTIC_MODEL_PATH, FEATURES + SEMANTIC_FEATURES) if semantic else (MODEL_PATH, FEATURES)
+    try:
+        return AnswerabilityModel(json.loads(path.read_text()), features)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:  # one line at the CLI, not a traceback
+        raise ModelUnusable.reading("answer-or-abstain" + (" (semantic)" if semantic else ""), path, exc) from None
 
 
 def judge(row: np.ndarray | None) -> Verdict:

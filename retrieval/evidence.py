@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.errors import ModelUnusable
+
 MODEL_PATH = Path(__file__).with_name("evidence_model.json")
 RESULT_WORDS = re.compile(
     r"\b(significant\w*|associat\w*|increas\w*|decreas\w*|reduc\w*|higher|lower|risk|ratio|odds|hazard|correlat\w*|"
@@ -185,7 +187,10 @@ class TreeEnsemble:
 
 @cache
 def _model() -> TreeEnsemble:
-    return TreeEnsemble.from_json(json.loads(MODEL_PATH.read_text()))
+    try:
+        return TreeEnsemble.from_json(json.loads(MODEL_PATH.read_text()))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:  # one line at the CLI, not a traceback
+        raise ModelUnusable.reading("evidence", MODEL_PATH, exc) from None
 
 
 def evidence_probability(features: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from bot.cli.common import EXIT_USAGE, Context, UserError, checked_home, cut, er
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
+from retrieval.errors import ModelUnusable
 
 COMMAND_GROUPS = (query, papers, library, harvest, evaluate, service, digests)
 NO_STORE = {"eval", "serve", "sync", "check"}  # commands that open the home themselves, or not at all
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(argv)
     except UserError as exc:
         return _fail(str(exc), exc.code, as_json)
-    except (StoreError, LoadError) as exc:
+    except (StoreError, LoadError, ModelUnusable) as exc:
         return _fail(str(exc), 1, as_json)
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
