@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
+from retrieval import proximity
 from retrieval.analyzer import Analyzer, clip_query
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import (
@@ -136,10 +137,12 @@ def score_sentences(
     total = sum(weights.values())
     if not hits or total <= 0:
         return []
+    # the first paper is always read (the word-pair order can put a paper BM25 scores lower first); the others
+    # when they score near the best
     best_doc = max(score for _, score in hits) or 1.0
     candidates = []
-    for paper, doc_score in hits:
-        if doc_score < options.min_doc_share * best_doc:
+    for rank, (paper, doc_score) in enumerate(hits):
+        if rank > 0 and doc_score < options.min_doc_share * best_doc:
             continue
         if paper.id not in terms:
             terms[paper.id] = paper_terms(paper, analyzer)
@@ -205,11 +208,16 @@ _MAX_IDF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # scorer -> i
 
 
 class StageView(NamedTuple):
-    """What the semantic stage adds for answer-or-abstain when the papers come in fused order."""
+    """BM25's own list, for answer-or-abstain, when the papers come in another order: the word-pair order
+    (retrieval/proximity.py) or the semantic stage's fused order, which also brings the cosines."""
 
     bm25_top: list[float]  # BM25's own best scores, in its order (up to 5)
     bm25_top_id: str  # BM25's first paper
-    cosine: dict[str, float]  # candidates' cosines to the question (those with a vector)
+    cosine: dict[str, float] | None = None  # fused order: candidates' cosines to the question (those with a vector)
+
+    @property
+    def fused(self) -> bool:
+        return self.cosine is not None
 
 
 def retrieve(
@@ -228,16 +236,28 @@ def retrieve(
     `get_many` reads paper records by id (`Store.get_many`); `query_vector`, if already encoded, saves encoding.
     """
     if stage is None:
-        return ranked_papers(index.search(question, k), get_many), None
+        return _lexical(question, index.search(question, max(k, proximity.DEPTH)), index, get_many, k)
     hits = index.search(question, stage.depth)
     if not hits:
         return [], None
     ranking = stage.rank(question, hits, query_vector)
     if any(h.paper_id not in ranking.cosine for h in ranking.hits[:k] + hits[:5]):
         # a paper that matters here has no vector yet (being encoded): BM25 alone, judged by the lexical model
-        return ranked_papers(hits[:k], get_many), None
+        return _lexical(question, hits[: max(k, proximity.DEPTH)], index, get_many, k)
     view = StageView([h.score for h in hits[:5]], hits[0].paper_id, ranking.cosine)
     return ranked_papers(ranking.hits[:k], get_many), view
+
+
+def _lexical(
+    question: str, hits: list[Hit], index: SearchIndex, get_many: Callable[[list[str]], dict[str, Paper]], k: int
+) -> tuple[list[tuple[Paper, float]], StageView | None]:
+    """BM25's hits in word-pair order (retrieval/proximity.py), the top k as (paper, BM25 score), and BM25's own list."""
+    if not hits:
+        return [], None
+    papers = get_many([h.paper_id for h in hits])
+    ordered = proximity.by_pairs(question, hits, papers, index)[:k]
+    view = StageView([h.score for h in hits[:5]], hits[0].paper_id)
+    return [(papers[h.paper_id], h.score) for h in ordered if h.paper_id in papers], view
 
 
 def answerability_row(
@@ -245,8 +265,8 @@ def answerability_row(
 ) -> tuple[np.ndarray | None, dict[str, PaperTerms]]:
     """The answer-or-abstain features (None: nothing to judge) and the top papers' analyzed terms, kept for reuse.
 
-    With a `view` (papers in fused order) the score-shape features come from BM25's own list, and the
-    semantic features follow (retrieval/answerability.py SEMANTIC_FEATURES).
+    With a `view` the score-shape features come from BM25's own list; in fused order the semantic features
+    follow (retrieval/answerability.py SEMANTIC_FEATURES).
     """
     analyzer = index.analyzer
     terms = {paper.id: paper_terms(paper, analyzer) for paper, _ in ranked[:3]}
@@ -264,7 +284,7 @@ def answerability_row(
         index.postings.n_docs,
         None if view is None else view.bm25_top,
     )
-    if row is not None and view is not None:
+    if row is not None and view is not None and view.cosine is not None:
         known = [view.cosine[p.id] for p, _ in ranked[:5] if p.id in view.cosine]
         fallback = float(np.mean(known)) if known else 0.0  # not encoded yet: an ordinary candidate
         cosines = [view.cosine.get(p.id, fallback) for p, _ in ranked[:5]]
@@ -296,7 +316,8 @@ def decide(
 
     `judged` is the text answer-or-abstain weighs when it is not the question itself (a follow-up is
     judged with the conversation's earlier questions; its sentences are still chosen by its own words).
-    `view`: the semantic stage's signals when `ranked` is in fused order (see `retrieve`).
+    `view`: BM25's own list when `ranked` is in another order, with the semantic stage's signals in fused order
+    (see `retrieve`).
     """
     question = index.respell(question)  # misspelt words corrected, as search did (retrieval/spelling.py)
     row, terms = answerability_row(index.respell(judged or question), ranked, index, view)
@@ -309,7 +330,7 @@ def decide(
         return Decision(verdict.model_copy(update={"answer": False}), None)
     scores = [score for _, score in ranked]
     lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
-    if lead < (options.min_lead if view is None else options.min_lead_fused):
+    if lead < (options.min_lead_fused if view is not None and view.fused else options.min_lead):
         options = options.model_copy(update={"max_sentences": 1})
     first_paper = ranked[0][0].id if options.lead_with_top_paper else None
     return Decision(verdict, select_mmr(candidates, options, first_paper))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from corpus.feedback import FeedbackSet
 from corpus.loaders import load_path
 from corpus.models import Paper
+from retrieval import proximity
 from retrieval.answer import AnswerOptions, score_sentences, select_mmr
 from retrieval.evaluate import RetrievalScores, evaluate
 from retrieval.index import SearchIndex
@@ -36,6 +37,7 @@ class RetrievalReport(BaseModel):
     split: str
     queries: int
     bm25: RetrievalScores
+    paired: RetrievalScores | None = None  # BM25 with its top few in word-pair order, as `ask` and `search` rank
     reranked: RetrievalScores
     depth: int
     fused: RetrievalScores | None = None
@@ -60,8 +62,23 @@ def eval_retrieval(data_dir: Path, split: str = "test", depth: int = 200, semant
         return {i: by_id[i] for i in ids}
 
     first = evaluate(lambda q: [h.paper_id for h in index.search(q, 100)], data_dir, split)
+
+    def paired(q: str) -> list[str]:
+        hits = index.search(q, 100)
+        return [
+            h.paper_id
+            for h in proximity.by_pairs(q, hits, lookup([h.paper_id for h in hits[: proximity.DEPTH]]), index)
+        ]
+
     second = evaluate(lambda q: [h.paper_id for h in search_papers(q, 100, index, lookup, options)[0]], data_dir, split)
-    report = RetrievalReport(split=split, queries=first.queries, bm25=first, reranked=second, depth=depth)
+    report = RetrievalReport(
+        split=split,
+        queries=first.queries,
+        bm25=first,
+        paired=evaluate(paired, data_dir, split),
+        reranked=second,
+        depth=depth,
+    )
     if semantic:
         stage, report.semantic = _eval_stage(papers)
         if stage is not None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from corpus.store import Store
+from retrieval import proximity
 from retrieval.index import SearchIndex
 from retrieval.rerank import RerankOptions, search_papers
 
@@ -46,7 +47,8 @@ def run_search(
     """Top-k papers for the request. The author filter is applied to records, widening the BM25 pool until k are found.
 
     With a semantic `stage` (and `request.semantic`, and no lexical rerank asked for), BM25's top `stage.depth`
-    candidates are re-ordered by the fused score before the filter and the cut to k.
+    candidates are re-ordered by the fused score before the filter and the cut to k; otherwise BM25's top
+    few are re-ordered by the question's word pairs (retrieval/proximity.py), as `ask` orders them.
     """
     wanted = request.author.casefold().strip() if request.author else None
     fuse = stage is not None and request.semantic and not request.rerank
@@ -60,10 +62,11 @@ def run_search(
             hits = stage.rerank(request.query, hits)[:pool]
             papers = store.get_many([h.paper_id for h in hits])
         else:
-            first = pool
+            # BM25 (or the second stage, when asked for), then the word-pair order of the top few as in `ask`
+            first = pool if request.rerank else max(pool, proximity.DEPTH)
             hits, papers = search_papers(
                 request.query,
-                pool,
+                first,
                 index,
                 store.get_many,
                 RerankOptions(enabled=request.rerank),
@@ -71,6 +74,8 @@ def run_search(
                 request.year_to,
             )
             bm25_count = len(hits)
+            if not request.rerank:
+                hits = proximity.by_pairs(request.query, hits, papers, index)[:pool]
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)
