@@ -112,24 +112,10 @@ def test_a_damaged_model_check_fails_and_serve_refuses_in_one_line(home: Path, t
     shutil.copytree(ROOT / "retrieval", shadow / "retrieval", ignore=shutil.ignore_patterns("__pycache__"))
     damage(shadow / "retrieval" / "answerability_model.json")
     pythonpath = f"{shadow}{os.pathsep}{ROOT}"  # run from tmp_path, so the repo's own copy is not first
-    check = subprocess.run(
-        cli_args(home, "check"),
-        capture_output=True,
-        text=True,
-        env={**env(), "PYTHONPATH": pythonpath},
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
-    assert check.returncode == 1 and "problem: answer-or-abstain model" in check.stdout, check.stdout
-    assert "reinstall paperbot" in check.stdout and "Traceback" not in check.stdout + check.stderr
-    code, log = asyncio.run(serve(home, pythonpath, cwd=tmp_path))
-    assert code not in (None, 0), log
-    errors = [line for line in log.splitlines() if line.startswith("paperbot:")]
-    assert "Traceback" not in log and len(errors) == 1 and "answer-or-abstain model" in errors[0], log
-    if damage is _truncate:  # the CLI's `ask` reads the model on its first question: one line there too
-        ask = subprocess.run(
-            cli_args(home, "ask", "how do you train transformers without normalisation?"),
+
+    def shadowed(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            cli_args(home, *args),
             capture_output=True,
             text=True,
             env={**env(), "PYTHONPATH": pythonpath},
@@ -137,6 +123,16 @@ def test_a_damaged_model_check_fails_and_serve_refuses_in_one_line(home: Path, t
             timeout=120,
             check=False,
         )
+
+    check = shadowed("check")
+    assert check.returncode == 1 and "problem: answer-or-abstain model" in check.stdout, check.stdout
+    assert "reinstall paperbot" in check.stdout and "Traceback" not in check.stdout + check.stderr
+    code, log = asyncio.run(serve(home, pythonpath, cwd=tmp_path))
+    assert code not in (None, 0), log
+    errors = [line for line in log.splitlines() if line.startswith("paperbot:")]
+    assert "Traceback" not in log and len(errors) == 1 and "answer-or-abstain model" in errors[0], log
+    if damage is _truncate:  # the CLI's `ask` reads the model on its first question: one line there too
+        ask = shadowed("ask", "how do you train transformers without normalisation?")
         assert ask.returncode == 1 and "Traceback" not in ask.stdout + ask.stderr, ask.stderr
         assert len(ask.stderr.strip().splitlines()) == 1 and "answer-or-abstain model" in ask.stderr, ask.stderr
 
