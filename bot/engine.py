@@ -146,6 +146,11 @@ class Engine:
             self.refresh()
             return run_search(self.index, self.store, request, self.stage)
 
+    def read_as(self, query: str) -> str | None:
+        """How a query was read when misspelt words were corrected (None: as typed)."""
+        with self.lock:
+            return self.index.read_as(query)
+
     def paper(self, raw_id: str) -> PaperOut | None:
         paper = self.find_paper(raw_id)
         if paper is None:

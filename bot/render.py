@@ -233,11 +233,15 @@ def _references_size(numbers: list[int], by_number: dict) -> int:
     return sum(min(len(by_number[n].title) + 16, FIELD_NAME_MAX) + 80 for n in numbers)
 
 
-def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) -> discord.Embed:
+def search_embed(
+    query: str, hits: list[SearchHit], page: int, per_page: int, read_as: str | None = None
+) -> discord.Embed:
     embed = discord.Embed(title=safe(f"Search: {query}", TITLE_MAX), colour=COLOUR)
     shown = hits[page * per_page : (page + 1) * per_page]
     if not shown:
         embed.description = "No papers match. Try fewer or other words."
+        if read_as:
+            embed.set_footer(text=cut(f"Read as: {read_as}", FOOTER_MAX))
         return embed
     lines = []
     for rank, hit in enumerate(shown, page * per_page + 1):
@@ -246,7 +250,8 @@ def search_embed(query: str, hits: list[SearchHit], page: int, per_page: int) ->
         lines.append(f"**{rank}.** {title}{year} · `{hit.paper_id}` · {hit.score:.1f}")
     embed.description = _join_within(lines, DESCRIPTION_MAX)
     pages = (len(hits) + per_page - 1) // per_page
-    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(hits)} results")
+    read = f" · read as: {read_as}" if read_as else ""
+    embed.set_footer(text=cut(f"Page {page + 1} of {pages} · {len(hits)} results{read}", FOOTER_MAX))
     return embed
 
 

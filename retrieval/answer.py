@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from corpus.models import Paper
 from corpus.store import Store
 from retrieval import proximity
-from retrieval.analyzer import Analyzer, clip_query
+from retrieval.analyzer import Analyzer
 from retrieval.answer_type import gives, wanted_kind
 from retrieval.answerability import (
     PaperTerms,
@@ -375,8 +375,7 @@ def answer_from_ranked(
     """Answer or abstain from papers already ranked (best first): sentences chosen and cited."""
     papers = {paper.id: paper for paper, _ in ranked}
     verdict, chosen = decide(question, ranked, index, options, judged, view)
-    searched = index.respell(question)
-    read_as = searched if searched != clip_query(question) else None
+    read_as = index.read_as(question)
     if chosen is None:
         closest = (
             [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []

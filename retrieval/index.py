@@ -260,6 +260,11 @@ class SearchIndex:
         """`query` with misspelt words corrected ("prolem" -> "problem"); see retrieval/spelling.py."""
         return self.speller(clip_query(query))
 
+    def read_as(self, query: str) -> str | None:
+        """The query as searched when misspelt words were corrected, else None (what answers and pages show)."""
+        searched = self.respell(query)
+        return searched if searched != clip_query(query) else None
+
     def query_terms(self, query: str) -> dict[int, int]:
         counts = Counter(self.analyzer(self.respell(query)))
         return {self.vocab[t]: c for t, c in counts.items() if t in self.vocab}

@@ -40,6 +40,7 @@ class HitOut(BaseModel):
 class SearchOut(BaseModel):
     query: str
     hits: list[HitOut]
+    read_as: str | None = None  # the query as searched, when misspelt words were corrected
 
 
 def semantic_stage(args: argparse.Namespace, ctx: Context):
@@ -102,12 +103,13 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
             print(json.dumps({"id": query.id, "hits": hits}, ensure_ascii=False))
         return 0
     query = require_text(args.query, "query")
-    out = SearchOut(query=cut(query), hits=hits_for(query))
+    out = SearchOut(query=cut(query), hits=hits_for(query), read_as=ctx.index.read_as(query))
 
     def text() -> str:
+        read = f"Read as: {out.read_as}\n" if out.read_as else ""
         if not out.hits:
-            return f"No papers match {out.query!r}."
-        lines = [f"{'#':>3}  {'score':>6}  {'id':<16} {'year':<4}  title"]
+            return f"{read}No papers match {out.query!r}."
+        lines = [f"{read}{'#':>3}  {'score':>6}  {'id':<16} {'year':<4}  title"]
         for rank, hit in enumerate(out.hits, 1):
             year = (hit.published or "")[:4]
             lines.append(f"{rank:>3}  {hit.score:6.2f}  {hit.paper_id:<16} {year:<4}  {hit.title}")

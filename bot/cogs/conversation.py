@@ -4,12 +4,17 @@
 Every button is a `discord.ui.DynamicItem`: what it needs travels in its custom_id (the
 answer is found by the id of the message the button is on), so buttons keep working after
 a restart without any view being kept in memory.
+
+Each person may press these buttons PRESSES times per PRESS_WINDOW seconds (all of them together),
+and use `/cite`, `/related` and the menu a few times per 30 s, as `/ask` and `/search`: a script or a
+stuck mouse cannot keep the bot reading the store for one person.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -27,6 +32,43 @@ NONE = discord.AllowedMentions.none()
 CUSTOM_ID_MAX = 100
 THREAD_NAME_MAX = 100
 MENU_NAME = "Find papers about this"
+PRESSES = 10
+PRESS_WINDOW = 30.0
+
+
+class PressLimit:
+    """Per-person rate limit shared by the buttons: `retry_after(user)` is None while under it."""
+
+    def __init__(self, rate: int = PRESSES, per: float = PRESS_WINDOW):
+        self.rate, self.per = rate, per
+        self._buckets: dict[int, tuple[app_commands.Cooldown, float]] = {}  # person -> (bucket, last press)
+
+    def retry_after(self, user_id: int) -> float | None:
+        now = time.monotonic()
+        if len(self._buckets) > 10_000:  # forget people whose window has passed
+            self._buckets = {u: (b, at) for u, (b, at) in self._buckets.items() if now - at < self.per}
+        bucket = self._buckets.get(user_id, (app_commands.Cooldown(self.rate, self.per), now))[0]
+        self._buckets[user_id] = (bucket, now)
+        return bucket.update_rate_limit()
+
+
+class Limited:
+    """Mixin for the buttons: over the limit, an ephemeral "slow down" instead of the button's work."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        cog = _bot(interaction).get_cog("Conversation")  # the cog that registered the buttons holds the limit
+        presses = getattr(cog, "presses", None)
+        retry = presses.retry_after(interaction.user.id) if presses is not None else None
+        if retry is None:
+            return True
+        await _tell(interaction, f"Slow down a little: try again in {retry:.0f} s.")
+        return False
+
+
+def _user_key(interaction: discord.Interaction) -> int:
+    return interaction.user.id
+
+
 MENTIONS = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
 
 
@@ -42,7 +84,7 @@ async def _tell(interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(fit_content(text), ephemeral=True, allowed_mentions=NONE)
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:vote:(?P<vote>up|down)"):
+class VoteButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"pb:vote:(?P<vote>up|down)"):
     """👍 / 👎 on an answer: one vote per person per answer, recorded against the message's id."""
 
     def __init__(self, vote: str) -> None:
@@ -76,7 +118,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:vote:(
         await _tell(interaction, text)
 
 
-class CiteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:cite:(?P<ids>[^\s]*)"):
+class CiteButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"pb:cite:(?P<ids>[^\s]*)"):
     """Cite on an answer (the cited papers) or on a paper card (that paper): ephemeral BibTeX and references."""
 
     def __init__(self, paper_ids: list[str]) -> None:
@@ -101,7 +143,7 @@ class CiteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:cite:(
         await interaction.followup.send(embed=fit_embed(citation_embed(papers)), ephemeral=True, allowed_mentions=NONE)
 
 
-class RelatedButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:rel:(?P<id>\S+)"):
+class RelatedButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"pb:rel:(?P<id>\S+)"):
     """Related papers on a paper card."""
 
     def __init__(self, paper_id: str) -> None:
@@ -121,7 +163,7 @@ class RelatedButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:rel
         await send_related(interaction, self.paper_id, ephemeral=True)
 
 
-class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pb:thread"):
+class FollowUpButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"pb:thread"):
     """Ask a follow-up: opens (or reuses) a thread on the answer; a mention there continues the conversation."""
 
     def __init__(self) -> None:
@@ -210,6 +252,8 @@ class Conversation(commands.Cog):
     def __init__(self, bot: PaperBot):
         self.bot = bot
         self.menu = app_commands.ContextMenu(name=MENU_NAME, callback=self.find_papers)
+        self.presses = PressLimit()  # per bot, shared by all its buttons
+        app_commands.checks.cooldown(3, 30.0, key=_user_key)(self.menu)  # an ask, limited as /ask is
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(VoteButton, CiteButton, RelatedButton, FollowUpButton)
@@ -220,6 +264,7 @@ class Conversation(commands.Cog):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
     @app_commands.command(name="cite", description="BibTeX and a plain reference for a paper")
+    @app_commands.checks.cooldown(5, 30.0, key=_user_key)
     @app_commands.describe(id="arXiv id such as 2403.05530, or the corpus id", style="Only one of the two forms")
     async def cite(
         self,
@@ -237,6 +282,7 @@ class Conversation(commands.Cog):
         await interaction.followup.send(embed=fit_embed(citation_embed([paper], style)), allowed_mentions=NONE)
 
     @app_commands.command(name="related", description="The papers most like this one")
+    @app_commands.checks.cooldown(5, 30.0, key=_user_key)
     @app_commands.describe(id="arXiv id such as 2403.05530, or the corpus id")
     async def related(self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 200]) -> None:
         await interaction.response.defer(thinking=True)

@@ -42,9 +42,10 @@ def _user_key(interaction: discord.Interaction) -> int:
 class SearchView(discord.ui.View):
     """Pages through search hits and opens one as a paper card; disables itself when it times out."""
 
-    def __init__(self, bot: PaperBot, query: str, hits: list[SearchHit], owner_id: int):
+    def __init__(self, bot: PaperBot, query: str, hits: list[SearchHit], owner_id: int, read_as: str | None = None):
         super().__init__(timeout=VIEW_TIMEOUT)
         self.bot, self.query, self.hits, self.owner_id = bot, query, hits, owner_id
+        self.read_as = read_as
         self.page = 0
         self.message: discord.Message | discord.InteractionMessage | None = None
         self._refresh()
@@ -69,7 +70,7 @@ class SearchView(discord.ui.View):
             self.add_item(button)
 
     def embed(self) -> discord.Embed:
-        return fit_embed(search_embed(self.query, self.hits, self.page, PER_PAGE))
+        return fit_embed(search_embed(self.query, self.hits, self.page, PER_PAGE, self.read_as))
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         self.page = min(max(0, self.page + step), self.pages - 1)
@@ -142,7 +143,8 @@ class Papers(commands.Cog):
         await interaction.response.defer(thinking=True)
         request = SearchRequest(query=query, k=min(k, MAX_K), year_from=year_from, year_to=year_to, author=author)
         hits = await self.bot.engine.search_async(request)
-        view = SearchView(self.bot, query, hits, interaction.user.id)
+        read_as = await self.bot.engine.run(self.bot.engine.read_as, query)
+        view = SearchView(self.bot, query, hits, interaction.user.id, read_as)
         view.message = await interaction.followup.send(embed=view.embed(), view=view, allowed_mentions=NONE, wait=True)
 
     @app_commands.command(name="paper", description="A paper's TL;DR and abstract")

@@ -143,6 +143,14 @@ def test_ask_says_how_a_misspelt_question_was_read(capsys, home):
     assert code == 0 and out.rstrip().endswith("(Read as: how do you train transformers without normalisation?)")
 
 
+def test_search_says_how_a_misspelt_query_was_read(capsys, home):
+    data = run_json(capsys, "search", "perciever architecture", "--home", str(home))
+    assert data["read_as"] == "perceiver architecture" and data["hits"][0]["paper_id"] in {"2103.03206", "2107.14795"}
+    assert run_json(capsys, "search", "perceiver architecture", "--home", str(home))["read_as"] is None
+    code, out, _ = run(capsys, "search", "perciever architecture", "--home", str(home))
+    assert code == 0 and out.startswith("Read as: perceiver architecture\n")
+
+
 def test_paper_batch_gives_tldrs(capsys, home, tmp_path):
     batch = tmp_path / "ids.jsonl"
     batch.write_text('{"id": "2403.05530"}\n{"id": "9999.99999"}\n')

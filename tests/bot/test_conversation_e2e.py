@@ -15,6 +15,7 @@ from pathlib import Path
 
 import bibtexparser
 
+from bot.cogs.conversation import PRESSES
 from bot.main import PaperBot, make_bot
 from bot.render import FELL_BACK_NOTE, IN_CONTEXT_NOTE
 from bot.settings import Settings
@@ -26,6 +27,7 @@ TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 FLAMINGO = "2204.14198"
 PERCEIVER_IO = "2107.14795"
 OTHER_USER = 900000000000000301
+BUSY_USER = 900000000000000302
 EPHEMERAL = 64
 
 
@@ -237,6 +239,15 @@ async def conversation_scenario(home: Path) -> None:
         press = await fake.press_button(card, card_buttons["Cite"])
         [entry] = parse_bibtex((await ephemeral_reply(fake, press))["embeds"][0]["description"])
         assert entry["eprint"] == PERCEIVER_IO
+
+        # buttons are limited per person (PRESSES in 30 s, all buttons together); others are not held up
+        for _ in range(PRESSES):
+            press = await fake.press_button(card, card_buttons["Cite"], user_id=BUSY_USER)
+            assert "embeds" in await ephemeral_reply(fake, press)
+        press = await fake.press_button(card, card_buttons["Cite"], user_id=BUSY_USER)
+        assert re.search(r"Slow down a little: try again in \d+ s", (await ephemeral_reply(fake, press))["content"])
+        press = await fake.press_button(card, card_buttons["Cite"], user_id=OTHER_USER)
+        assert "embeds" in await ephemeral_reply(fake, press)
 
         # right-click → Apps → Find papers about this: the message's text answered, its author not pinged
         target = fake.add_message(CHANNEL_ID, f"<@{USER_ID}> what is Perceiver IO? @everyone <@&{ROLE_ID}>")

@@ -82,6 +82,7 @@ def test_no_answer_embed():
 def test_a_corrected_question_says_how_it_was_read_in_the_footer():
     read = Answer(question="the negotation game", found=False, answer=[], citations=[], read_as="the negotiation game")
     assert answer_embed(read).footer.text == "Read as: the negotiation game"
+    assert search_embed("perciever", [], 0, 5, read_as="perceiver").footer.text == "Read as: perceiver"
     follow = follow_up_embed(read, in_context=True, fell_back=False)
     assert follow.footer.text.startswith(IN_CONTEXT_NOTE) and follow.footer.text.endswith("the negotiation game")
 
