@@ -115,7 +115,7 @@ def load_settings() -> Settings:
     Values are not shown (a secret could be among them); pydantic's "Value error, " prefix is dropped.
     """
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         names = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
         parts = []
@@ -125,6 +125,11 @@ def load_settings() -> Settings:
             where = name + "".join(f"[{p}]" for p in loc[1:])
             parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
         raise ValueError("; ".join(parts)) from None
+    from corpus.feeds import configure_urls
+
+    # arXiv endpoints from the environment or .env alike (the fetch and harvest code reads them there)
+    configure_urls(settings.arxiv_api_url, settings.arxiv_rss_url, settings.arxiv_oai_url)
+    return settings
 
 
 def semantic_setting() -> tuple[bool, str | None]:

@@ -32,17 +32,28 @@ PAGE_SIZE = 100
 MAX_RESULTS = 2000
 
 
+# Set from the validated settings (bot/settings.py `load_settings`), so a value in `.env` counts as one in the
+# environment does; the environment itself, read at each call, comes first.
+_configured: dict[str, str] = {}
+
+
+def configure_urls(api: str | None = None, rss: str | None = None, oai: str | None = None) -> None:
+    """Use these arXiv endpoints (None: the environment's, else arXiv's own)."""
+    _configured.clear()
+    _configured.update({k: v for k, v in (("api", api), ("rss", rss), ("oai", oai)) if v})
+
+
 def api_url() -> str:
-    return os.environ.get("PAPERBOT_ARXIV_API_URL") or API_URL
+    return os.environ.get("PAPERBOT_ARXIV_API_URL") or _configured.get("api") or API_URL
 
 
 def rss_url() -> str:
-    base = os.environ.get("PAPERBOT_ARXIV_RSS_URL") or RSS_URL
+    base = os.environ.get("PAPERBOT_ARXIV_RSS_URL") or _configured.get("rss") or RSS_URL
     return base if base.endswith("/") else base + "/"
 
 
 def oai_url() -> str:
-    return os.environ.get("PAPERBOT_ARXIV_OAI_URL") or OAI_URL
+    return os.environ.get("PAPERBOT_ARXIV_OAI_URL") or _configured.get("oai") or OAI_URL
 
 
 class FeedSource(BaseModel):

@@ -92,3 +92,25 @@ def test_every_bad_setting_is_named_by_its_variable(monkeypatch, tmp_path):
         load_settings()
     message = str(info.value)
     assert "SHARD_COUNT:" in message and "PAPERBOT_DIGEST_TIME:" in message and "\n" not in message
+
+
+def test_arxiv_endpoints_in_a_dot_env_file_are_used_by_fetch_and_harvest(monkeypatch, tmp_path):
+    """Validated from `.env` as from the environment, and then used, not only checked."""
+    from bot.settings import load_settings
+    from corpus import feeds
+
+    for name in ("PAPERBOT_ARXIV_API_URL", "PAPERBOT_ARXIV_RSS_URL", "PAPERBOT_ARXIV_OAI_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "PAPERBOT_ARXIV_RSS_URL=http://127.0.0.1:9/rss\nPAPERBOT_ARXIV_OAI_URL=http://127.0.0.1:9/oai\n"
+    )
+    try:
+        load_settings()
+        assert feeds.rss_url() == "http://127.0.0.1:9/rss/" and feeds.oai_url() == "http://127.0.0.1:9/oai"
+        assert feeds.FeedSource(spec="cs.LG").url == "http://127.0.0.1:9/rss/cs.LG"
+        assert feeds.api_url() == feeds.API_URL  # not set anywhere: arXiv's own
+        monkeypatch.setenv("PAPERBOT_ARXIV_OAI_URL", "http://127.0.0.1:8/oai")
+        assert feeds.oai_url() == "http://127.0.0.1:8/oai"  # the environment, read at each call, comes first
+    finally:
+        feeds.configure_urls()
