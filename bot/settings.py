@@ -53,10 +53,17 @@ class Settings(BaseSettings):
     embed_model: str | None = Field(default=None, validation_alias="PAPERBOT_EMBED_MODEL")
     # 👍/👎 on answers; off: no vote or follow-up buttons, and answers are not kept (so no follow-up context)
     feedback: bool = Field(default=True, validation_alias="PAPERBOT_FEEDBACK")
-    # arXiv's base URLs; corpus.feeds and corpus.harvest read the same variables (tests point them at 127.0.0.1)
-    arxiv_api_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_API_URL")
-    arxiv_rss_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_RSS_URL")
-    arxiv_oai_url: str | None = Field(default=None, pattern="^https?://", validation_alias="PAPERBOT_ARXIV_OAI_URL")
+    # arXiv's base URLs, handed to corpus.feeds by load_settings (tests point them at 127.0.0.1)
+    arxiv_api_url: str | None = Field(default=None, validation_alias="PAPERBOT_ARXIV_API_URL")
+    arxiv_rss_url: str | None = Field(default=None, validation_alias="PAPERBOT_ARXIV_RSS_URL")
+    arxiv_oai_url: str | None = Field(default=None, validation_alias="PAPERBOT_ARXIV_OAI_URL")
+
+    @field_validator("arxiv_api_url", "arxiv_rss_url", "arxiv_oai_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL: it must start with http:// or https://")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -12,7 +12,7 @@ import urllib.parse
 from pydantic import BaseModel
 from tqdm import tqdm
 
-from bot.cli.common import EXIT_USAGE, Context, UserError, cut, emit, int_in
+from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, cut, emit, int_in
 from corpus.feeds import oai_url
 from corpus.harvest import MIN_DELAY, HarvestError, HarvestState, harvest
 
@@ -93,6 +93,7 @@ def _base_url(text: str) -> str:
 
 def check_args(args: argparse.Namespace) -> None:
     """What no single option can check alone, before the home is opened: a bad run stores nothing."""
+    _settings()  # the settings (.env included) name the OAI-PMH endpoint; a bad one is one line, as for fetch
     if args.start and args.until and args.until < args.start:
         raise UserError(f"--until {args.until} is before --from {args.start}: nothing would be harvested", EXIT_USAGE)
     if not args.url:

@@ -114,3 +114,19 @@ def test_arxiv_endpoints_in_a_dot_env_file_are_used_by_fetch_and_harvest(monkeyp
         assert feeds.oai_url() == "http://127.0.0.1:8/oai"  # the environment, read at each call, comes first
     finally:
         feeds.configure_urls()
+
+
+def test_harvest_reads_its_endpoint_from_a_dot_env_file(monkeypatch, tmp_path, capsys):
+    """`harvest` loads the settings first: an arXiv OAI-PMH URL in `.env` is where it goes (here nowhere: refused)."""
+    from bot.cli import main
+    from corpus import feeds
+
+    monkeypatch.delenv("PAPERBOT_ARXIV_OAI_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PAPERBOT_ARXIV_OAI_URL=http://127.0.0.1:9/oai\n")
+    try:
+        code = main(["harvest", "--max-pages", "1", "--delay", "0", "--home", str(tmp_path / "home")])
+        err = capsys.readouterr().err
+        assert code == 1 and "127.0.0.1:9" in err and "Traceback" not in err, err
+    finally:
+        feeds.configure_urls()

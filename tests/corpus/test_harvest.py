@@ -263,7 +263,9 @@ def test_cli_refuses_a_bad_oai_url_setting(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setenv("PAPERBOT_ARXIV_OAI_URL", "oaipmh.arxiv.org/oai")
     assert main(["harvest", "--home", str(tmp_path / "home")]) == 2
-    assert "PAPERBOT_ARXIV_OAI_URL: 'oaipmh.arxiv.org/oai' is not an http(s) URL" in capsys.readouterr().err
+    assert (
+        "PAPERBOT_ARXIV_OAI_URL: not an http(s) URL: it must start with http:// or https://" in capsys.readouterr().err
+    )
 
 
 def test_cli_nan_delay_is_a_usage_line_not_a_traceback_file(tmp_path):
