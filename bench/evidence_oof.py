@@ -6,6 +6,10 @@ Tuning `min_lead` on train with the shipped evidence model would flatter it (the
 each claim's sentences are scored by a model fitted without its cited abstract (the folds of
 bench/train_selector.py). Rows for BM25's order and, when the [semantic] extra and SciFact's vectors are there
 (`python -m retrieval.semantic eval-vectors`), for the semantic stage's fused order (which uses `min_lead_fused`).
+
+`--ceiling` also prints what any rule that only chooses between the full answer and its single best sentence
+could reach: the full answer exactly when the first paper is a gold one (an oracle), beside always-full and
+always-one.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2])
     parser.add_argument("--data", type=Path, default=default_data_dir())
+    parser.add_argument("--ceiling", action="store_true", help="also the oracle of full-or-one-sentence rules")
     args = parser.parse_args()
     items = train_selector.abstracts()
     docs = sorted({doc for doc, _, _ in items})
@@ -70,9 +75,38 @@ def main() -> int:
                     counts[2] += len(gold)
                 scores = PRF.of(*counts)
                 print(f"{name} lead {lead}: F1 {scores.f1} (P {scores.precision}, R {scores.recall})", flush=True)
+            if args.ceiling:
+                ceiling(claims, rankings, models, fold, index)
     finally:
         evidence._model = shipped
     return 0
+
+
+def ceiling(claims: list[dict], rankings: list, models: list, fold: dict[str, int], index) -> None:
+    """Always the full answer, always its best sentence alone, and the oracle choosing between them per claim."""
+    full_options, one_options = AnswerOptions(min_lead=0.0, min_lead_fused=0.0), AnswerOptions(max_sentences=1)
+    totals = {"always full": [0, 0], "always one": [0, 0], "oracle": [0, 0]}
+    gold_total = first_right = 0
+    for claim, (ranked, view) in zip(claims, rankings, strict=True):
+        model = models[fold[next(iter(claim["evidence"]))]]
+        evidence._model = lambda model=model: model
+        gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
+        gold_total += len(gold)
+        counts = {}
+        for name, options in (("always full", full_options), ("always one", one_options)):
+            picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
+            predicted = {(c.paper_id, c.position) for c in picked}
+            counts[name] = (len(predicted & gold), len(predicted))
+        right = bool(ranked) and ranked[0][0].id in claim["evidence"]
+        first_right += right
+        counts["oracle"] = counts["always full" if right else "always one"]
+        for name, (correct, predicted) in counts.items():
+            totals[name][0] += correct
+            totals[name][1] += predicted
+    print(f"  the first paper is a gold abstract for {first_right} of {len(claims)} claims", flush=True)
+    for name, (correct, predicted) in totals.items():
+        scores = PRF.of(correct, predicted, gold_total)
+        print(f"  {name}: F1 {scores.f1} (P {scores.precision}, R {scores.recall})", flush=True)
 
 
 if __name__ == "__main__":
