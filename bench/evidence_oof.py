@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,53 @@ from retrieval.answer import AnswerOptions, decide, retrieve  # noqa: E402
 from retrieval.benchmarks import PRF, _corpus, _eval_stage  # noqa: E402
 from retrieval.evaluate import default_data_dir  # noqa: E402
 
+Claim = dict  # a SciFact claim as its JSON line reads
+
+
+def folds(items: list) -> dict[str, int]:
+    """Each gold abstract's fold, as bench/train_selector.py draws them."""
+    docs = sorted({doc for doc, _, _ in items})
+    return {d: i % 5 for i, d in enumerate(np.random.default_rng(0).permutation(docs))}
+
+
+def fold_models(items: list, fold: dict[str, int]) -> list[evidence.TreeEnsemble]:
+    """The five evidence models, each fitted without one fold's abstracts."""
+    return [
+        evidence.TreeEnsemble.from_json(
+            train_selector.to_json(train_selector.train([i for i in items if fold[i[0]] != f]))
+        )
+        for f in range(5)
+    ]
+
+
+def claim_counts(claim: Claim, ranked, view, index, options: AnswerOptions, model) -> tuple[int, int, int]:
+    """(correct, predicted, gold) rationale sentences of one claim's answer, its sentences scored by `model`."""
+    evidence._model = lambda: model
+    gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
+    picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
+    predicted = {(c.paper_id, c.position) for c in picked}
+    return len(predicted & gold), len(predicted), len(gold)
+
+
+def end_to_end(
+    claims: list[Claim],
+    rankings: list,
+    models: list,
+    fold: dict[str, int],
+    index,
+    options: AnswerOptions,
+    prepare: Callable[[Claim], None] | None = None,
+) -> PRF:
+    """Evidence (b) over the claims, each scored by the model of its cited abstract's fold (`prepare` runs first)."""
+    counts = [0, 0, 0]
+    for claim, (ranked, view) in zip(claims, rankings, strict=True):
+        if prepare is not None:
+            prepare(claim)
+        model = models[fold[next(iter(claim["evidence"]))]]
+        for i, n in enumerate(claim_counts(claim, ranked, view, index, options, model)):
+            counts[i] += n
+    return PRF.of(*counts)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,14 +87,8 @@ def main() -> int:
     parser.add_argument("--ceiling", action="store_true", help="also the oracle of full-or-one-sentence rules")
     args = parser.parse_args()
     items = train_selector.abstracts()
-    docs = sorted({doc for doc, _, _ in items})
-    fold = {d: i % 5 for i, d in enumerate(np.random.default_rng(0).permutation(docs))}  # as train_selector
-    models = [
-        evidence.TreeEnsemble.from_json(
-            train_selector.to_json(train_selector.train([i for i in items if fold[i[0]] != f]))
-        )
-        for f in range(5)
-    ]
+    fold = folds(items)
+    models = fold_models(items, fold)
     papers, index = _corpus(str(args.data / "scifact" / "corpus.jsonl"))
     by_id = {p.id: p for p in papers}
     stage, status = _eval_stage(papers)
@@ -63,17 +105,7 @@ def main() -> int:
             ]
             for lead in args.leads:
                 options = AnswerOptions(min_lead=lead, min_lead_fused=lead)
-                counts = [0, 0, 0]
-                for claim, (ranked, view) in zip(claims, rankings, strict=True):
-                    model = models[fold[next(iter(claim["evidence"]))]]
-                    evidence._model = lambda model=model: model
-                    gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
-                    picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
-                    predicted = {(c.paper_id, c.position) for c in picked}
-                    counts[0] += len(predicted & gold)
-                    counts[1] += len(predicted)
-                    counts[2] += len(gold)
-                scores = PRF.of(*counts)
+                scores = end_to_end(claims, rankings, models, fold, index, options)
                 print(f"{name} lead {lead}: F1 {scores.f1} (P {scores.precision}, R {scores.recall})", flush=True)
             if args.ceiling:
                 ceiling(claims, rankings, models, fold, index)
@@ -82,30 +114,25 @@ def main() -> int:
     return 0
 
 
-def ceiling(claims: list[dict], rankings: list, models: list, fold: dict[str, int], index) -> None:
+def ceiling(claims: list[Claim], rankings: list, models: list, fold: dict[str, int], index) -> None:
     """Always the full answer, always its best sentence alone, and the oracle choosing between them per claim."""
     full_options, one_options = AnswerOptions(min_lead=0.0, min_lead_fused=0.0), AnswerOptions(max_sentences=1)
-    totals = {"always full": [0, 0], "always one": [0, 0], "oracle": [0, 0]}
-    gold_total = first_right = 0
+    totals = {"always full": [0, 0, 0], "always one": [0, 0, 0], "oracle": [0, 0, 0]}
+    first_right = 0
     for claim, (ranked, view) in zip(claims, rankings, strict=True):
         model = models[fold[next(iter(claim["evidence"]))]]
-        evidence._model = lambda model=model: model
-        gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
-        gold_total += len(gold)
-        counts = {}
-        for name, options in (("always full", full_options), ("always one", one_options)):
-            picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
-            predicted = {(c.paper_id, c.position) for c in picked}
-            counts[name] = (len(predicted & gold), len(predicted))
+        counts = {
+            name: claim_counts(claim, ranked, view, index, options, model)
+            for name, options in (("always full", full_options), ("always one", one_options))
+        }
         right = bool(ranked) and ranked[0][0].id in claim["evidence"]
         first_right += right
         counts["oracle"] = counts["always full" if right else "always one"]
-        for name, (correct, predicted) in counts.items():
-            totals[name][0] += correct
-            totals[name][1] += predicted
+        for name, row in counts.items():
+            totals[name] = [a + b for a, b in zip(totals[name], row, strict=True)]
     print(f"  the first paper is a gold abstract for {first_right} of {len(claims)} claims", flush=True)
-    for name, (correct, predicted) in totals.items():
-        scores = PRF.of(correct, predicted, gold_total)
+    for name, row in totals.items():
+        scores = PRF.of(*row)
         print(f"  {name}: F1 {scores.f1} (P {scores.precision}, R {scores.recall})", flush=True)
 
 

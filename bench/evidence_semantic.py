@@ -34,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_selector  # noqa: E402
+from evidence_oof import end_to_end, fold_models, folds  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 import retrieval.answer as answer  # noqa: E402
 import retrieval.evidence as evidence  # noqa: E402
-from retrieval.answer import AnswerOptions, decide, retrieve  # noqa: E402
-from retrieval.benchmarks import PRF, _corpus, _eval_stage  # noqa: E402
+from retrieval.answer import AnswerOptions, retrieve  # noqa: E402
+from retrieval.benchmarks import _corpus, _eval_stage  # noqa: E402
 from retrieval.semantic import Encoder, load_encoder  # noqa: E402
 
 Item = tuple[str, np.ndarray, np.ndarray]  # (gold abstract id, features per sentence, labels), as train_selector
@@ -57,19 +58,9 @@ def cosine_features(question: np.ndarray, sentences: np.ndarray) -> np.ndarray:
     return np.hstack([within_abstract(cosine), (cosine - cosine.mean())[:, None]])
 
 
-def folds(items: list[Item]) -> dict[str, int]:
-    docs = sorted({doc for doc, _, _ in items})
-    return {d: i % 5 for i, d in enumerate(np.random.default_rng(0).permutation(docs))}  # as train_selector
-
-
 def out_of_fold(items: list[Item], fold: dict[str, int]) -> tuple[list[np.ndarray], list[evidence.TreeEnsemble]]:
     """Each item's probabilities from the trees fitted without its fold, and the five fold models."""
-    models = [
-        evidence.TreeEnsemble.from_json(
-            train_selector.to_json(train_selector.train([it for it in items if fold[it[0]] != f]))
-        )
-        for f in range(5)
-    ]
+    models = fold_models(items, fold)
     return [1 / (1 + np.exp(-models[fold[doc]].margin(x))) for doc, x, _ in items], models
 
 
@@ -202,20 +193,13 @@ def main() -> int:
             ]
             options = AnswerOptions()  # BM25 order: the 10% lead rule; fused order: none
             for name, models in (("lexical", plain), ("+ cosine", with_cosine)):
-                counts = [0, 0, 0]
-                for claim, (ranked, view) in zip(claims, rankings, strict=True):
-                    model = models[fold[next(iter(claim["evidence"]))]]
-                    evidence._model = lambda model=model: model
+
+                def prepare(claim: dict, name: str = name) -> None:
                     current.clear()
                     if name != "lexical":
                         current["question"] = vectors([claim["claim"]])[0]
-                    gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
-                    picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
-                    predicted = {(c.paper_id, c.position) for c in picked}
-                    counts[0] += len(predicted & gold)
-                    counts[1] += len(predicted)
-                    counts[2] += len(gold)
-                s = PRF.of(*counts)
+
+                s = end_to_end(claims, rankings, models, fold, index, options, prepare)
                 print(f"{order} order, {name}: (b) end to end F1 {s.f1} (P {s.precision}, R {s.recall})", flush=True)
     finally:
         evidence._model = shipped
