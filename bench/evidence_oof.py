@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,18 @@ def end_to_end(
     return PRF.of(*counts)
 
 
+def orders(claims: list[Claim], index, by_id: dict, stage, status: str) -> Iterator[tuple[str, list]]:
+    """("bm25" | "fused", each claim's top 5 and view in that order); the fused order only when the stage is there."""
+    for name, chosen_stage in (("bm25", None), ("fused", stage)):
+        if name == "fused" and stage is None:
+            print(f"fused: not measured ({status})")
+            continue
+        yield (
+            name,
+            [retrieve(c["claim"], index, lambda ids: {i: by_id[i] for i in ids}, 5, chosen_stage) for c in claims],
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2])
@@ -96,13 +108,7 @@ def main() -> int:
     claims = [c for c in claims if c["evidence"]]
     shipped = evidence._model
     try:
-        for name, chosen_stage in (("bm25", None), ("fused", stage)):
-            if name == "fused" and stage is None:
-                print(f"fused: not measured ({status})")
-                continue
-            rankings = [
-                retrieve(c["claim"], index, lambda ids: {i: by_id[i] for i in ids}, 5, chosen_stage) for c in claims
-            ]
+        for name, rankings in orders(claims, index, by_id, stage, status):
             for lead in args.leads:
                 options = AnswerOptions(min_lead=lead, min_lead_fused=lead)
                 scores = end_to_end(claims, rankings, models, fold, index, options)

@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_selector  # noqa: E402
-from evidence_oof import end_to_end, fold_models, folds  # noqa: E402
+from evidence_oof import end_to_end, fold_models, folds, orders  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 import retrieval.answer as answer  # noqa: E402
 import retrieval.evidence as evidence  # noqa: E402
-from retrieval.answer import AnswerOptions, retrieve  # noqa: E402
+from retrieval.answer import AnswerOptions  # noqa: E402
 from retrieval.benchmarks import _corpus, _eval_stage  # noqa: E402
 from retrieval.semantic import Encoder, load_encoder  # noqa: E402
 
@@ -184,13 +184,7 @@ def main() -> int:
     shipped = evidence._model
     answer.sentence_features = features
     try:
-        for order, chosen_stage in (("bm25", None), ("fused", stage)):
-            if order == "fused" and stage is None:
-                print(f"fused: not measured ({status})")
-                continue
-            rankings = [
-                retrieve(c["claim"], index, lambda ids: {i: by_id[i] for i in ids}, 5, chosen_stage) for c in claims
-            ]
+        for order, rankings in orders(claims, index, by_id, stage, status):
             options = AnswerOptions()  # BM25 order: the 10% lead rule; fused order: none
             for name, models in (("lexical", plain), ("+ cosine", with_cosine)):
 
