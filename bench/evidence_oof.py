@@ -29,7 +29,7 @@ import train_selector  # noqa: E402
 
 import retrieval.evidence as evidence  # noqa: E402
 from retrieval.answer import AnswerOptions, decide, retrieve  # noqa: E402
-from retrieval.benchmarks import PRF, _corpus, _eval_stage  # noqa: E402
+from retrieval.benchmarks import PRF, _corpus, _eval_stage, rationale_counts  # noqa: E402
 from retrieval.evaluate import default_data_dir  # noqa: E402
 
 Claim = dict  # a SciFact claim as its JSON line reads
@@ -54,10 +54,7 @@ def fold_models(items: list, fold: dict[str, int]) -> list[evidence.TreeEnsemble
 def claim_counts(claim: Claim, ranked, view, index, options: AnswerOptions, model) -> tuple[int, int, int]:
     """(correct, predicted, gold) rationale sentences of one claim's answer, its sentences scored by `model`."""
     evidence._model = lambda: model
-    gold = {(d, i) for d, e in claim["evidence"].items() for r in e["rationales"] for i in r}
-    picked = decide(claim["claim"], ranked, index, options, view=view).chosen or []
-    predicted = {(c.paper_id, c.position) for c in picked}
-    return len(predicted & gold), len(predicted), len(gold)
+    return rationale_counts(claim, decide(claim["claim"], ranked, index, options, view=view).chosen or [])
 
 
 def end_to_end(

@@ -136,6 +136,13 @@ class EvidenceScores(BaseModel):
     semantic: str = "off"
 
 
+def rationale_counts(claim: dict, chosen: list) -> tuple[int, int, int]:
+    """(correct, predicted, gold) rationale sentences of an answer to a SciFact claim, across all its papers."""
+    gold = {(doc, i) for doc, ev in claim["evidence"].items() for r in ev["rationales"] for i in r}
+    predicted = {(c.paper_id, c.position) for c in chosen}
+    return len(predicted & gold), len(predicted), len(gold)
+
+
 def eval_evidence(
     data_dir: Path, split: str = "dev", options: AnswerOptions | None = None, semantic: bool = False
 ) -> EvidenceScores:
@@ -170,13 +177,9 @@ def eval_evidence(
         # (b) the full pipeline over the whole corpus
         ranked, view = retrieve(claim["claim"], index, lambda ids: {i: by_id[i] for i in ids}, options.papers, stage)
         chosen = decide(claim["claim"], ranked, index, options, view=view).chosen
-        predicted = set()
-        if chosen is not None:
-            answered += 1
-            predicted = {(c.paper_id, c.position) for c in chosen}
-        e2e_counts[0] += len(predicted & gold)
-        e2e_counts[1] += len(predicted)
-        e2e_counts[2] += len(gold)
+        answered += chosen is not None
+        for i, n in enumerate(rationale_counts(claim, chosen or [])):
+            e2e_counts[i] += n
     return EvidenceScores(
         split=split,
         claims=len(claims),
