@@ -1,5 +1,5 @@
 """`ask` end to end (retrieve, select sentences, render) on a 100k-abstract store, and `search` with and without
-the second stage (retrieval/rerank.py, BM25's top 50 re-ranked) on the same store.
+the second stage (retrieval/lexical/rerank.py, BM25's top 50 re-ranked) on the same store.
 
     python bench/ask_bench.py --size 100k
     python bench/ask_bench.py --size 100k --semantic   # with the semantic stage (issue #16: p95 <= 50 ms)
@@ -34,9 +34,9 @@ import retrieval_bench as rb  # noqa: E402
 
 from corpus.models import Paper  # noqa: E402
 from corpus.store import Store  # noqa: E402
-from retrieval.answer import answer_question, render_answer_text  # noqa: E402
-from retrieval.index import open_index  # noqa: E402
-from retrieval.search import SearchRequest, run_search  # noqa: E402
+from retrieval.answers.answer import answer_question, render_answer_text  # noqa: E402
+from retrieval.answers.search import SearchRequest, run_search  # noqa: E402
+from retrieval.lexical.sync import open_index  # noqa: E402
 
 
 def synthetic_papers(size: str):
@@ -58,9 +58,10 @@ def synthetic_papers(size: str):
 
 def stand_in_stage(home: Path, store: Store):
     """The semantic stage over the synthetic store, paper synN given SciFact abstract N mod 5,183's real vector."""
-    from retrieval.benchmarks import eval_vectors_home
-    from retrieval.semantic import SemanticStage, load_encoder
-    from retrieval.vectors import VectorStore, content_hash
+    from retrieval.quality.benchmarks import eval_vectors_home
+    from retrieval.semantic.encoder import load_encoder
+    from retrieval.semantic.stage import SemanticStage
+    from retrieval.semantic.vectors import VectorStore, content_hash
 
     encoder = load_encoder()
     source = VectorStore.for_model(eval_vectors_home(), encoder.model_id)

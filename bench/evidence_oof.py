@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_selector  # noqa: E402
 
-import retrieval.evidence as evidence  # noqa: E402
-from retrieval.answer import AnswerOptions, decide, retrieve  # noqa: E402
-from retrieval.benchmarks import PRF, _corpus, _eval_stage, rationale_counts  # noqa: E402
-from retrieval.evaluate import default_data_dir  # noqa: E402
+import retrieval.answers.evidence as evidence  # noqa: E402
+from retrieval.answers.answer import decide  # noqa: E402
+from retrieval.answers.retrieve import retrieve  # noqa: E402
+from retrieval.answers.sentences import AnswerOptions  # noqa: E402
+from retrieval.quality.benchmarks import PRF, _corpus, _eval_stage, rationale_counts  # noqa: E402
+from retrieval.quality.evaluate import default_data_dir  # noqa: E402
 
 Claim = dict  # a SciFact claim as its JSON line reads
 

@@ -37,11 +37,11 @@ import train_selector  # noqa: E402
 from evidence_oof import end_to_end, fold_models, folds, orders  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
-import retrieval.answer as answer  # noqa: E402
-import retrieval.evidence as evidence  # noqa: E402
-from retrieval.answer import AnswerOptions  # noqa: E402
-from retrieval.benchmarks import _corpus, _eval_stage  # noqa: E402
-from retrieval.semantic import Encoder, load_encoder  # noqa: E402
+import retrieval.answers.evidence as evidence  # noqa: E402
+import retrieval.answers.sentences as answer  # noqa: E402
+from retrieval.answers.sentences import AnswerOptions  # noqa: E402
+from retrieval.quality.benchmarks import _corpus, _eval_stage  # noqa: E402
+from retrieval.semantic.encoder import Encoder, load_encoder  # noqa: E402
 
 Item = tuple[str, np.ndarray, np.ndarray]  # (gold abstract id, features per sentence, labels), as train_selector
 

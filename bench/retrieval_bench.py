@@ -77,7 +77,7 @@ def timed_queries(search, queries: list[str]) -> dict:
 
 def run_paperbot(size: str, workdir: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from retrieval.index import IndexDoc, SearchIndex
+    from retrieval.lexical.index import IndexDoc, SearchIndex
 
     docs = corpus(size)
     papers = (IndexDoc(i, f"{t}\n{a}", year) for i, t, a, year in docs)  # what the store streams for a rebuild
@@ -95,7 +95,7 @@ def run_paperbot(size: str, workdir: Path) -> dict:
 def run_paperbot_serve(size: str, workdir: Path) -> dict:
     """A fresh process: load the saved index (as after a restart), then answer every claim."""
     sys.path.insert(0, str(ROOT))
-    from retrieval.index import SearchIndex
+    from retrieval.lexical.index import SearchIndex
 
     base_rss = peak_rss_mb()
     started = time.perf_counter()
@@ -108,7 +108,7 @@ def run_paperbot_serve(size: str, workdir: Path) -> dict:
     }
     result.update(timed_queries(lambda q: index.search(q, 10), claims()))
     # a day's new papers: 300 more abstracts appended to the loaded index, then saved
-    from retrieval.index import IndexDoc
+    from retrieval.lexical.index import IndexDoc
 
     rng = random.Random(1)
     day = [IndexDoc(f"new{i}", f"{t}\n{a}", 2026) for i, (_, t, a, _) in enumerate(rng.sample(corpus("scifact"), 300))]
@@ -123,7 +123,7 @@ def run_rank_bm25(size: str, workdir: Path) -> dict:
     sys.path.insert(0, str(ROOT))
     from rank_bm25 import BM25Okapi
 
-    from retrieval.analyzer import Analyzer
+    from retrieval.lexical.analyzer import Analyzer
 
     analyzer = Analyzer()
     docs = corpus(size)

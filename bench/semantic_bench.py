@@ -89,7 +89,7 @@ def numpy_bert(weights: dict[str, np.ndarray], ids: list[int]) -> np.ndarray:
 
 
 def verify(args: argparse.Namespace) -> dict:
-    from retrieval.semantic import REFERENCE_FILE, load_encoder, sha256_of
+    from retrieval.semantic.encoder import REFERENCE_FILE, load_encoder, sha256_of
 
     folder = Path(args.safetensors)
     weights = read_safetensors(folder / "model.safetensors")
@@ -132,7 +132,7 @@ def peak_rss_mb() -> float:
 
 def speed(args: argparse.Namespace) -> dict:
     from corpus.loaders import load_path
-    from retrieval.semantic import DIM, document_text, load_encoder
+    from retrieval.semantic.encoder import DIM, document_text, load_encoder
 
     before = rss_mb()
     started = time.perf_counter()
@@ -176,9 +176,9 @@ def search_latency(args: argparse.Namespace) -> dict:
 
     from corpus.loaders import load_path
     from corpus.store import Store
-    from retrieval.benchmarks import _eval_stage
-    from retrieval.index import SearchIndex
-    from retrieval.search import SearchRequest, run_search
+    from retrieval.answers.search import SearchRequest, run_search
+    from retrieval.lexical.index import SearchIndex
+    from retrieval.quality.benchmarks import _eval_stage
 
     papers = load_path(DATA / "scifact" / "corpus.jsonl")
     stage, _ = _eval_stage(papers, encode=True)

@@ -2,7 +2,7 @@
 
     python bench/sentence_similarity.py --split train --weights 0 0.5 1.5
 
-Each candidate sentence's relevance (retrieval/answer.py `score_sentences`: evidence probability, twice the
+Each candidate sentence's relevance (retrieval/answers/answer.py `score_sentences`: evidence probability, twice the
 paper's share, the answer-kind bonus) gets `weight x cosine(question, sentence)` added, the cosine from the
 semantic stage's model; SciFact evidence is then scored as `paperbot eval evidence --semantic` scores it:
 (a) given the gold abstract and (b) end to end through the semantic stage. Tuning split: train. Needs the
@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import retrieval.answer as answer  # noqa: E402
-import retrieval.benchmarks as benchmarks  # noqa: E402
-from retrieval.evaluate import default_data_dir  # noqa: E402
-from retrieval.semantic import load_encoder  # noqa: E402
+import retrieval.answers.answer as answer  # noqa: E402
+import retrieval.quality.benchmarks as benchmarks  # noqa: E402
+from retrieval.quality.evaluate import default_data_dir  # noqa: E402
+from retrieval.semantic.encoder import load_encoder  # noqa: E402
 
 
 def main() -> int:

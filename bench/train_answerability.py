@@ -1,4 +1,4 @@
-"""Fit the answer-or-abstain model (retrieval/answerability.py) on training splits only.
+"""Fit the answer-or-abstain model (retrieval/answers/answerability.py) on training splits only.
 
     python bench/train_answerability.py            # grouped CV report, then writes retrieval/answerability_model.json
     python bench/train_answerability.py --cv-only  # report only
@@ -36,20 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_selector import to_json  # noqa: E402
 
-from retrieval.answerability import (  # noqa: E402
+from retrieval.answers.answerability import (
     FEATURES,
     MODEL_PATH,
     SEMANTIC_FEATURES,
     SEMANTIC_MODEL_PATH,
     AnswerabilityModel,
 )
-from retrieval.benchmarks import (  # noqa: E402
-    AnswerabilityCorpora,
-    nq_questions,
-    scifact_claims,
-    scitldr_questions,
-)
-from retrieval.evaluate import default_data_dir  # noqa: E402
+from retrieval.quality.benchmarks import AnswerabilityCorpora, nq_questions, scifact_claims, scitldr_questions
+from retrieval.quality.evaluate import default_data_dir  # noqa: E402
 
 PARAMS = {
     "objective": "binary",

@@ -9,7 +9,7 @@ candidate is `(1 - w) * norm(bm25) + w * cosine`. Two normalisations are tried (
 divided by the best candidate's, or min-max over the candidates) and w on a 0.05 grid.
 Folds group claims that share a cited paper (`scifact_claims`' `group`), so no paper's
 claims are both fitted and scored. The printed choice (form, w) is written into
-retrieval/semantic.py by hand. Vectors are cached in --cache (encoding SciFact's 5,183
+retrieval/semantic/stage.py by hand. Vectors are cached in --cache (encoding SciFact's 5,183
 abstracts takes about ten minutes on two busy cores).
 """
 
@@ -62,10 +62,11 @@ def fused(bm25: np.ndarray, cosine: np.ndarray, form: str, weight: float) -> np.
 
 def main() -> int:
     from corpus.loaders import load_path
-    from retrieval.benchmarks import scifact_claims, scitldr_questions
-    from retrieval.evaluate import load_qrels, load_queries, ndcg_at, recall_at
-    from retrieval.index import SearchIndex
-    from retrieval.semantic import DEPTH, document_text, load_encoder
+    from retrieval.lexical.index import SearchIndex
+    from retrieval.quality.benchmarks import scifact_claims, scitldr_questions
+    from retrieval.quality.evaluate import load_qrels, load_queries, ndcg_at, recall_at
+    from retrieval.semantic.encoder import document_text, load_encoder
+    from retrieval.semantic.stage import DEPTH
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, required=True)

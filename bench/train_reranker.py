@@ -1,4 +1,4 @@
-"""Fit the second-stage weights of retrieval/rerank.py on SciFact train claims and print them.
+"""Fit the second-stage weights of retrieval/lexical/rerank.py on SciFact train claims and print them.
 
     python bench/train_reranker.py            # grouped 5-fold CV on train, then the weights
 
@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.loaders import load_path  # noqa: E402
-from retrieval.evaluate import load_qrels, load_queries, ndcg_at, recall_at  # noqa: E402
-from retrieval.index import SearchIndex  # noqa: E402
-from retrieval.rerank import FEATURES, RerankOptions, rerank_features  # noqa: E402
+from retrieval.lexical.index import SearchIndex  # noqa: E402
+from retrieval.lexical.rerank import FEATURES, RerankOptions, rerank_features  # noqa: E402
+from retrieval.quality.evaluate import load_qrels, load_queries, ndcg_at, recall_at  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 DEPTH = 200

@@ -1,4 +1,4 @@
-"""Fit the evidence model of retrieval/evidence.py on SciFact train claims and write evidence_model.json.
+"""Fit the evidence model of retrieval/answers/evidence.py on SciFact train claims and write evidence_model.json.
 
     pip install '.[bench]'              # LightGBM is needed to train, never to answer
     python bench/train_selector.py      # grouped 5-fold CV on train, then fits on all of train and writes the model
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.loaders import load_path  # noqa: E402
-from retrieval.evidence import FEATURES, MODEL_PATH, TreeEnsemble, sentence_features  # noqa: E402
-from retrieval.index import SearchIndex  # noqa: E402
+from retrieval.answers.evidence import FEATURES, MODEL_PATH, TreeEnsemble, sentence_features  # noqa: E402
+from retrieval.lexical.index import SearchIndex  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "scifact"
 PARAMS = {

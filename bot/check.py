@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from bot.settings import Settings, load_settings
 from corpus.home import STORE_FILE, used_home
 from corpus.store import Store, StoreBusy, StoreError
-from retrieval.index import INDEX_DIR, IndexUnusable, SearchIndex
+from retrieval.lexical.index import INDEX_DIR, SearchIndex
+from retrieval.lexical.saved import IndexUnusable
 
 CHECK_TIMEOUT = 2.0  # seconds to wait for another writer's lock when proving the store writable
 
@@ -55,8 +56,8 @@ def run_checks(home: Path, settings: Settings | None = None, need_token: bool = 
 
 
 def _check_models(ok: list[str], problems: list[str]) -> None:
-    """The shipped models, read and replayed as serve does before it starts (retrieval/models.py)."""
-    from retrieval.models import ModelUnusable, check_models
+    """The shipped models, read and replayed as serve does before it starts (retrieval/answers/models.py)."""
+    from retrieval.answers.models import ModelUnusable, check_models
 
     try:
         ok.append(f"models load and reproduce their check rows ({', '.join(check_models())})")

@@ -23,13 +23,15 @@ from corpus.feedback import Feedback
 from corpus.home import open_store
 from corpus.models import InvalidId, Paper, normalise_id
 from corpus.store import Store, StoreBusy, StoreError
-from retrieval.answer import Answer, AnswerOptions, answer_question, answer_versions
-from retrieval.conversation import ContextAnswer, Turn, answer_follow_up
-from retrieval.index import INDEX_DIR, SearchIndex, follow, open_index, save_quietly
-from retrieval.models import check_models
-from retrieval.related import related_papers
-from retrieval.search import SearchHit, SearchRequest, run_search
-from retrieval.tldr import PaperOut, paper_with_tldr
+from retrieval.answers.answer import Answer, answer_question, answer_versions
+from retrieval.answers.conversation import ContextAnswer, Turn, answer_follow_up
+from retrieval.answers.models import check_models
+from retrieval.answers.search import SearchHit, SearchRequest, run_search
+from retrieval.answers.sentences import AnswerOptions
+from retrieval.answers.tldr import PaperOut, paper_with_tldr
+from retrieval.lexical.index import INDEX_DIR, SearchIndex
+from retrieval.lexical.related import related_papers
+from retrieval.lexical.sync import follow, open_index, save_quietly
 
 log = logging.getLogger("paperbot.engine")
 
@@ -77,8 +79,8 @@ class Engine:
         Search never waits for the builder: a paper without a vector is ranked by BM25 alone meanwhile.
         """
         from bot.settings import semantic_setting
-        from retrieval.semantic import open_stage
-        from retrieval.vectors import StoreChanges, VectorBuilder
+        from retrieval.semantic.stage import open_stage
+        from retrieval.semantic.vectors import StoreChanges, VectorBuilder
 
         setting, model = semantic_setting()
         if not (setting if wanted is None else wanted) or self.home is None:

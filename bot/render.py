@@ -14,10 +14,10 @@ from discord.utils import escape_markdown
 
 from corpus.cite import bibtex, plain_reference
 from corpus.models import Paper
-from retrieval.answer import Answer
-from retrieval.digest import Digest
-from retrieval.search import SearchHit
-from retrieval.tldr import PaperOut
+from retrieval.answers.answer import Answer
+from retrieval.answers.digest import Digest
+from retrieval.answers.search import SearchHit
+from retrieval.answers.tldr import PaperOut
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256

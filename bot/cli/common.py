@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from corpus.home import open_store
 from corpus.store import Store
-from retrieval.index import SearchIndex, open_index, sync_saved
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.sync import open_index, sync_saved
 
 EXIT_USAGE = 2
 ECHO_LIMIT = 200  # characters of a user's input repeated back in a message

@@ -39,7 +39,7 @@ class FetchOut(BaseModel):
 def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
     import datetime as dt
 
-    from retrieval.digest import build_digest, select_papers
+    from retrieval.answers.digest import build_digest, select_papers
 
     try:
         day = dt.date.fromisoformat(args.date) if args.date else dt.datetime.now(dt.UTC).date()

@@ -22,7 +22,7 @@ ROUGE_HINT = "pip install 'paperbot[eval]' (from a checkout: pip install '.[eval
 
 def data_dir(given: str | None) -> Path:
     """--data, else the first place the benchmarks are found; one line naming the places looked in."""
-    from retrieval.evaluate import data_dir_candidates, find_data_dir
+    from retrieval.quality.evaluate import data_dir_candidates, find_data_dir
 
     if given:
         path = Path(given).expanduser()
@@ -69,18 +69,18 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     if missing:
         raise UserError(f"{folder / missing[0]} is missing: `eval {args.task}` reads it")
     if args.task == "retrieval":
-        from retrieval.benchmarks import eval_retrieval
+        from retrieval.quality.benchmarks import eval_retrieval
 
         result = eval_retrieval(folder, split)
     elif args.task == "evidence":
-        from retrieval.benchmarks import eval_evidence
+        from retrieval.quality.benchmarks import eval_evidence
 
         try:
             result = eval_evidence(folder, split, semantic=bool(args.semantic))
         except ValueError as exc:  # --semantic without the model or the vectors: says which and what to run
             raise UserError(str(exc)) from None
     elif args.task == "answerability":
-        from retrieval.benchmarks import eval_answerability
+        from retrieval.quality.benchmarks import eval_answerability
 
         try:
             result = eval_answerability(folder, semantic=bool(args.semantic))
@@ -91,7 +91,7 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
             import rouge_score  # noqa: F401 - only to say what to install before the long run
         except ImportError:
             raise UserError(f"`eval tldr` scores with ROUGE, which is not installed: {ROUGE_HINT}") from None
-        from retrieval.benchmarks import eval_tldr
+        from retrieval.quality.benchmarks import eval_tldr
 
         result = eval_tldr(folder, split)
     emit(args, result, lambda: "\n".join(_flat_lines(result.model_dump())))
@@ -103,7 +103,7 @@ def _eval_feedback(args: argparse.Namespace, ctx: Context) -> int:
     from pydantic import ValidationError
 
     from corpus.feedback import FeedbackSet
-    from retrieval.benchmarks import eval_feedback
+    from retrieval.quality.benchmarks import eval_feedback
 
     if not args.file:
         raise UserError(

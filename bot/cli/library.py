@@ -33,7 +33,7 @@ def cmd_cite(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_related(args: argparse.Namespace, ctx: Context) -> int:
-    from retrieval.related import related_papers
+    from retrieval.lexical.related import related_papers
 
     if not args.id:
         raise UserError("give a paper id, e.g. paperbot related 2403.05530", EXIT_USAGE)

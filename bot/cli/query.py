@@ -21,8 +21,9 @@ from bot.cli.common import (
     require_text,
 )
 from corpus.models import InvalidId, normalise_id
-from retrieval.answer import Answer, AnswerOptions, AnswerSentence
-from retrieval.search import MAX_K
+from retrieval.answers.answer import Answer, AnswerSentence
+from retrieval.answers.search import MAX_K
+from retrieval.answers.sentences import AnswerOptions
 
 YEARS = (1, 9999)
 ENCODE_NOW = 64  # papers without a vector that `ask`/`search` encode before answering (~2 s at most) ...
@@ -53,8 +54,9 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     import sys
 
     from bot.settings import semantic_setting
-    from retrieval.semantic import ModelUnavailable, SemanticStage, load_encoder
-    from retrieval.vectors import VectorStore
+    from retrieval.semantic.encoder import ModelUnavailable, load_encoder
+    from retrieval.semantic.stage import SemanticStage
+    from retrieval.semantic.vectors import VectorStore
 
     setting, model = semantic_setting()
     if not (setting if args.semantic is None else args.semantic) or getattr(args, "rerank", False):
@@ -68,8 +70,8 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     missing = len(ctx.store) - len(stage.vectors)
     if 0 < missing <= ENCODE_NOW and len(ctx.store) <= ENCODE_NOW_STORE:
         # a few papers (a new home's bundled 13, a small library): encoding them now takes about a second
-        from retrieval.semantic import document_text
-        from retrieval.vectors import content_hash
+        from retrieval.semantic.encoder import document_text
+        from retrieval.semantic.vectors import content_hash
 
         papers = {p.id: p for p in ctx.store.papers()}
         todo = stage.vectors.missing((p.id, content_hash(p.title, p.abstract)) for p in papers.values())
@@ -87,7 +89,7 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
 
 
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
-    from retrieval.search import SearchRequest, run_search
+    from retrieval.answers.search import SearchRequest, run_search
 
     stage = semantic_stage(args, ctx)
 
@@ -151,7 +153,7 @@ def fit_answer(answer: Answer, max_chars: int) -> Answer:
 
 
 def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
-    from retrieval.answer import answer_question, render_answer_text
+    from retrieval.answers.answer import answer_question, render_answer_text
 
     options = AnswerOptions(max_sentences=args.max_sentences, max_chars=args.max_chars)
     stage = semantic_stage(args, ctx)
@@ -167,7 +169,7 @@ def cmd_ask(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_paper(args: argparse.Namespace, ctx: Context) -> int:
-    from retrieval.tldr import PaperOut, paper_with_tldr, render_paper_text
+    from retrieval.answers.tldr import PaperOut, paper_with_tldr, render_paper_text
 
     if args.batch:
         for query in read_batch(args.batch, BatchQuery):

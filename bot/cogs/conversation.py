@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.render import answer_embed, citation_embed, fit_content, fit_embed, quote, related_embed
-from retrieval.answer import Answer
+from retrieval.answers.answer import Answer
 
 if TYPE_CHECKING:
     from bot.main import PaperBot

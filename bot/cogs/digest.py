@@ -27,7 +27,7 @@ from bot.render import CONTENT_MAX, _join_within, digest_marker, digest_messages
 from corpus.digests import BUSY_TIMEOUT, DigestBook, LedgerEntry, PartRecord, Subscription
 from corpus.feeds import FeedSource, fetch_all
 from corpus.store import StoreError
-from retrieval.digest import Digest, build_digest, select_papers
+from retrieval.answers.digest import Digest, build_digest, select_papers
 
 if TYPE_CHECKING:
     from bot.main import PaperBot

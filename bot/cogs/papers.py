@@ -14,7 +14,7 @@ from bot.cogs.conversation import answer_view, paper_view, send_answer
 from bot.delivery import nonce_for, send_once
 from bot.main import BUSY_REPLY, is_busy
 from bot.render import answer_embed, fit_content, fit_embed, follow_up_embed, paper_embed, quote, search_embed
-from retrieval.search import MAX_K, SearchHit, SearchRequest
+from retrieval.answers.search import MAX_K, SearchHit, SearchRequest
 
 if TYPE_CHECKING:
     from bot.main import PaperBot

@@ -7,8 +7,8 @@ import bibtexparser
 from bot.cli import main
 from corpus.feedback import Feedback
 from corpus.home import open_store
-from retrieval.answer import answer_question, answer_versions
-from retrieval.index import open_index
+from retrieval.answers.answer import answer_question, answer_versions
+from retrieval.lexical.sync import open_index
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -158,7 +158,7 @@ def test_eval_with_data_works_from_anywhere(capsys, tmp_path, monkeypatch):
 
 
 def test_eval_finds_shared_data_beside_the_working_folder_not_beside_site_packages(tmp_path):
-    from retrieval.evaluate import find_data_dir
+    from retrieval.quality.evaluate import find_data_dir
 
     installed = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"  # no pyproject.toml: not a checkout
     installed.mkdir(parents=True)
@@ -193,9 +193,9 @@ def test_eval_answerability_takes_no_split_and_names_a_missing_file(capsys, tmp_
 
 
 def test_eval_without_benchmarks_names_where_it_looked_and_the_option(capsys, tmp_path, monkeypatch):
-    import retrieval.evaluate
+    import retrieval.quality.evaluate
 
-    monkeypatch.setattr(retrieval.evaluate, "find_data_dir", lambda cwd=None: None)
+    monkeypatch.setattr(retrieval.quality.evaluate, "find_data_dir", lambda cwd=None: None)
     code, _, err = run(capsys, "eval", "retrieval")
     assert code == 2 and "pass --data DIR" in one_line(err)
     code, _, err = run(capsys, "eval", "retrieval", "--data", str(tmp_path / "nowhere"))

@@ -26,9 +26,9 @@ from bot.render import (
 )
 from corpus.loaders import load_path
 from corpus.models import Paper
-from retrieval.answer import Answer, AnswerSentence, Citation
-from retrieval.search import SearchHit
-from retrieval.tldr import PaperOut
+from retrieval.answers.answer import Answer, AnswerSentence, Citation
+from retrieval.answers.search import SearchHit
+from retrieval.answers.tldr import PaperOut
 from tests.bot.fake_discord import violations
 from tests.conftest import DATA, need
 

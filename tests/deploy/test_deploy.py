@@ -191,7 +191,14 @@ def test_pip_install_ships_every_module_and_data_file():
     assert needed <= found
     assert {cog.rsplit(".", 1)[0] for cog in COGS} <= found
     data = config["package-data"]
-    assert (root / "retrieval" / "evidence_model.json").name in data["retrieval"]
+    shipped = {
+        str(path.relative_to(root))
+        for package, patterns in data.items()
+        for pattern in patterns
+        for path in (root / package.replace(".", "/")).glob(pattern)
+    }
+    models = {str(p.relative_to(root)) for ext in ("*.json", "*.json.gz") for p in (root / "retrieval").rglob(ext)}
+    assert models and models <= shipped, models - shipped
     bundled = [p for pattern in data["corpus"] for p in (root / "corpus").glob(pattern)]
     assert {p.name for p in bundled} == {p.name for p in (root / "corpus" / "bundled").iterdir()}
 

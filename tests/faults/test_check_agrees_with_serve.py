@@ -110,7 +110,7 @@ def test_a_damaged_model_check_fails_and_serve_refuses_in_one_line(home: Path, t
     """A damaged installed model file (here a copy of the package, first on the path) stops both."""
     shadow = tmp_path / "shadow"
     shutil.copytree(ROOT / "retrieval", shadow / "retrieval", ignore=shutil.ignore_patterns("__pycache__"))
-    damage(shadow / "retrieval" / "answerability_model.json")
+    damage(shadow / "retrieval" / "answers" / "answerability_model.json")
     pythonpath = f"{shadow}{os.pathsep}{ROOT}"  # run from tmp_path, so the repo's own copy is not first
 
     def shadowed(*args: str) -> subprocess.CompletedProcess:

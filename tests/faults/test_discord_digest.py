@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.render import digest_marker, digest_messages
 from corpus.digests import DigestBook
 from corpus.home import open_store
-from retrieval.digest import Digest, DigestItem
+from retrieval.answers.digest import Digest, DigestItem
 from tests.bot.fake_discord import CHANNEL_ID, GUILD_ID, FakeDiscord, violations
 from tests.faults.discord_harness import ROOT, UTC, Records, bot_on_fake, footers, many_papers
 

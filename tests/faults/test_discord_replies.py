@@ -12,7 +12,7 @@ from pathlib import Path
 
 from corpus.home import STORE_FILE
 from corpus.models import Paper
-from retrieval.tldr import PaperOut
+from retrieval.answers.tldr import PaperOut
 from tests.bot.fake_discord import APP_ID, CHANNEL_ID, ROLE_ID, USER_ID
 from tests.faults.discord_harness import Records, bot_on_fake
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from bot.engine import Engine
-from retrieval.index import INDEX_DIR, POINTER, SearchIndex, current_version
+from retrieval.lexical.index import INDEX_DIR, SearchIndex
+from retrieval.lexical.saved import POINTER, current_version
 from tests.faults.store_helpers import (
     Immutable,
     cli,

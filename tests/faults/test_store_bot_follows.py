@@ -17,7 +17,7 @@ import pytest
 from bot.engine import BUSY_TIMEOUT, Engine
 from corpus.models import Paper
 from corpus.store import StoreBusy
-from retrieval.search import SearchRequest
+from retrieval.answers.search import SearchRequest
 from tests.faults.store_helpers import cli, copy_home, env, make_home, write_papers
 
 
@@ -100,7 +100,7 @@ def test_a_write_behind_another_process_lock_gives_up_in_about_2_s(home: Path):
 def test_after_a_big_ingest_elsewhere_the_engine_loads_the_saved_index_instead_of_catching_up(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import retrieval.index as index_module
+    import retrieval.lexical.index as index_module
 
     monkeypatch.setattr(index_module, "CHUNK", 10)  # so 30 new papers are "big" next to the 13 indexed
     engine = Engine.open(home, semantic=False, refresh_seconds=None)

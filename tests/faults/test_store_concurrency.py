@@ -55,7 +55,7 @@ def assert_every_paper_searchable(home: Path, words: dict[str, str], tmp_path: P
     assert len(found) == len(words)
     assert duplicate_sequence_numbers(home) == 0
 
-    from retrieval.index import INDEX_DIR, SearchIndex
+    from retrieval.lexical.index import INDEX_DIR, SearchIndex
 
     index = SearchIndex.load(home / INDEX_DIR)
     assert index is not None

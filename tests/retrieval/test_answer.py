@@ -5,8 +5,10 @@ import pytest
 from corpus.home import open_store
 from corpus.loaders import load_path
 from corpus.store import Store
-from retrieval.answer import AnswerOptions, answer_question, render_answer_text
-from retrieval.index import SearchIndex, open_index
+from retrieval.answers.answer import answer_question, render_answer_text
+from retrieval.answers.sentences import AnswerOptions
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.sync import open_index
 from tests.conftest import DATA, need
 
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from corpus.home import open_store
-from retrieval.analyzer import Analyzer
-from retrieval.answer import answer_question, render_answer_text
-from retrieval.answerability import (
+from retrieval.answers.answer import answer_question, render_answer_text
+from retrieval.answers.answerability import (
     FEATURES,
     MODEL_PATH,
     SEMANTIC_FEATURES,
@@ -19,8 +18,9 @@ from retrieval.answerability import (
     model,
     question_weights,
 )
-from retrieval.benchmarks import AnswerabilityCorpora, eval_answerability, nq_questions
-from retrieval.index import open_index
+from retrieval.lexical.analyzer import Analyzer
+from retrieval.lexical.sync import open_index
+from retrieval.quality.benchmarks import AnswerabilityCorpora, eval_answerability, nq_questions
 from tests.conftest import DATA, need
 
 
@@ -55,7 +55,7 @@ def test_numpy_trees_reproduce_lightgbm(semantic):
 
 
 def test_the_answer_opens_with_the_lead_papers_best_sentence_even_when_another_scores_higher():
-    from retrieval.answer import AnswerOptions, Candidate, select_mmr
+    from retrieval.answers.sentences import AnswerOptions, Candidate, select_mmr
 
     def candidate(paper: str, text: str, relevance: float) -> Candidate:
         terms = frozenset(text.lower().split())
@@ -123,7 +123,7 @@ def test_abstention_json_shape(home):
 
 
 def test_gold_tldrs_are_answered_and_cite_their_paper():
-    from retrieval.benchmarks import scitldr_questions
+    from retrieval.quality.benchmarks import scitldr_questions
 
     corpora = AnswerabilityCorpora(need(DATA / "scitldr").parent)
     tldrs = scitldr_questions(DATA, "test")[:30]
@@ -137,7 +137,8 @@ def test_gold_tldrs_are_answered_and_cite_their_paper():
 
 
 def answer_for(corpora: AnswerabilityCorpora, question: str) -> str | None:
-    from retrieval.answer import AnswerOptions, decide
+    from retrieval.answers.answer import decide
+    from retrieval.answers.sentences import AnswerOptions
 
     ranked, index, view = corpora.ranked("scitldr", question)
     chosen = decide(question, ranked, index, AnswerOptions(), view=view).chosen
@@ -156,9 +157,9 @@ def test_eval_answerability_floors():
 def test_the_kind_of_answer_asked_for_is_preferred(tmp_path):
     from corpus.models import Paper
     from corpus.store import Store
-    from retrieval.answer import AnswerOptions
-    from retrieval.answer_type import wanted_kind
-    from retrieval.index import SearchIndex
+    from retrieval.answers.answer_type import wanted_kind
+    from retrieval.answers.sentences import AnswerOptions
+    from retrieval.lexical.index import SearchIndex
 
     assert wanted_kind("How many GPUs does training take?") == "quantity"
     assert wanted_kind("what is dropout?") == "definition"
@@ -186,8 +187,9 @@ def test_the_kind_of_answer_asked_for_is_preferred(tmp_path):
 @pytest.fixture(scope="module")
 def encoded_bundled(tmp_path_factory):
     """A bundled home, its index, and the semantic stage with all 13 papers encoded (a second of encoding)."""
-    from retrieval.semantic import ModelUnavailable, SemanticStage, load_encoder
-    from retrieval.vectors import VectorBuilder, VectorStore
+    from retrieval.semantic.encoder import ModelUnavailable, load_encoder
+    from retrieval.semantic.stage import SemanticStage
+    from retrieval.semantic.vectors import VectorBuilder, VectorStore
 
     try:
         encoder = load_encoder("")
@@ -223,8 +225,8 @@ def test_with_the_stage_seed_questions_cite_the_right_paper_and_off_topic_ones_a
 
 
 def test_until_papers_are_encoded_the_stage_answers_as_bm25_does(encoded_bundled, tmp_path):
-    from retrieval.semantic import SemanticStage
-    from retrieval.vectors import VectorStore
+    from retrieval.semantic.stage import SemanticStage
+    from retrieval.semantic.vectors import VectorStore
 
     index, store, stage = encoded_bundled
     empty = SemanticStage(stage.encoder, VectorStore(tmp_path / "no-vectors"))

@@ -8,8 +8,8 @@ import pytest
 from corpus.home import bundled_papers
 from corpus.loaders import load_path
 from corpus.models import Paper
-from retrieval.bm25 import BM25Params
-from retrieval.index import SearchIndex, document_text, rank_bm25_reference
+from retrieval.lexical.bm25 import BM25Params, rank_bm25_reference
+from retrieval.lexical.index import SearchIndex, document_text
 from tests.conftest import DATA, need
 
 QUERIES = [
@@ -93,7 +93,7 @@ def test_year_filter():
 
 def test_fast_top_k_equals_exact_ranking_on_scifact():
     """The float32 first pass plus exact rescoring returns exactly the exact top k (ids, order, scores)."""
-    from retrieval.bm25 import top_k
+    from retrieval.lexical.bm25 import top_k
 
     papers = load_path(need(DATA / "scifact" / "corpus.jsonl"))
     queries = [json.loads(line)["text"] for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines()]

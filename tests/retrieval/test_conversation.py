@@ -8,11 +8,12 @@ from corpus.feedback import Feedback
 from corpus.home import open_store
 from corpus.loaders import load_path
 from corpus.store import Store
-from retrieval.answer import answer_question, answer_versions
-from retrieval.benchmarks import eval_feedback
-from retrieval.conversation import Turn, answer_follow_up
-from retrieval.index import SearchIndex, open_index
-from retrieval.related import related_papers
+from retrieval.answers.answer import answer_question, answer_versions
+from retrieval.answers.conversation import Turn, answer_follow_up
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.related import related_papers
+from retrieval.lexical.sync import open_index
+from retrieval.quality.benchmarks import eval_feedback
 from tests.conftest import DATA, FIXTURES, need
 
 PAIRS = [json.loads(line) for line in (FIXTURES / "follow_ups.jsonl").read_text().splitlines()]

@@ -4,8 +4,15 @@ import json
 
 import numpy as np
 
-from retrieval.analyzer import Analyzer
-from retrieval.evidence import FEATURES, MODEL_PATH, TreeEnsemble, evidence_probability, section_of, sentence_features
+from retrieval.answers.evidence import (
+    FEATURES,
+    MODEL_PATH,
+    TreeEnsemble,
+    evidence_probability,
+    section_of,
+    sentence_features,
+)
+from retrieval.lexical.analyzer import Analyzer
 
 
 def test_numpy_trees_reproduce_lightgbm_predictions():

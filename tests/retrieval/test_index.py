@@ -4,7 +4,9 @@ import numpy as np
 
 from corpus.home import open_store
 from corpus.models import Paper
-from retrieval.index import INDEX_DIR, SearchIndex, current_version, open_index
+from retrieval.lexical.index import INDEX_DIR, SearchIndex
+from retrieval.lexical.saved import current_version
+from retrieval.lexical.sync import open_index
 
 
 def test_saved_index_is_reused_and_gives_the_same_scores(home):

@@ -13,10 +13,12 @@ import pytest
 
 from corpus.home import open_store
 from corpus.models import Paper
-from retrieval import index as index_module
-from retrieval import index_build
-from retrieval.index import INDEX_DIR, IndexDoc, SearchIndex, analyzed_chunks, current_version, open_index, sync_saved
-from retrieval.index_build import build_saved, remove_stale_scratch
+from retrieval.lexical import build as index_build
+from retrieval.lexical import index as index_module
+from retrieval.lexical.build import build_saved, remove_stale_scratch
+from retrieval.lexical.index import INDEX_DIR, IndexDoc, SearchIndex, analyzed_chunks
+from retrieval.lexical.saved import current_version
+from retrieval.lexical.sync import open_index, sync_saved
 from tests.conftest import need
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -2,10 +2,10 @@
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval import proximity
-from retrieval.answer import answer_question
-from retrieval.index import SearchIndex
-from retrieval.search import SearchRequest, run_search
+from retrieval.answers.answer import answer_question
+from retrieval.answers.search import SearchRequest, run_search
+from retrieval.lexical import proximity
+from retrieval.lexical.index import SearchIndex
 
 # BM25 prefers "scattered" (each word more often); "phrase" says "graph neural network pruning" as pairs.
 PAPERS = [

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from corpus.home import open_store
-from retrieval.rerank import FEATURES, RerankOptions, _feedback_scores, rerank_features, search_papers
-from retrieval.search import SearchRequest, run_search
+from retrieval.answers.search import SearchRequest, run_search
+from retrieval.lexical.rerank import FEATURES, RerankOptions, _feedback_scores, rerank_features, search_papers
 
 
 @pytest.fixture
 def bundled(home):
-    from retrieval.index import open_index
+    from retrieval.lexical.sync import open_index
 
     store = open_store(home)
     yield open_index(home, store), store

@@ -21,20 +21,18 @@ import pytest
 from bot.cli.query import ENCODE_NOW
 from corpus.home import open_store
 from corpus.models import Paper
-from retrieval.index import SearchIndex
-from retrieval.semantic import (
+from retrieval.lexical.index import SearchIndex
+from retrieval.semantic.encoder import (
     MODEL_ABSENT_NOTICE,
     PINNED,
     REFERENCE_FILE,
-    WEIGHT,
     ModelUnavailable,
-    SemanticStage,
-    fetch,
-    fuse,
     load_encoder,
     locate_model,
 )
-from retrieval.vectors import VectorBuilder, VectorStore, content_hash
+from retrieval.semantic.fetch import fetch
+from retrieval.semantic.stage import WEIGHT, SemanticStage, fuse
+from retrieval.semantic.vectors import VectorBuilder, VectorStore, content_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 HAVE_MODEL = True
@@ -156,7 +154,7 @@ def test_search_with_and_without_the_semantic_stage(tmp_path, encoder):
     assert "no vector yet" in before.stderr  # nothing encoded yet: BM25's order, and how to encode
     assert hit_ids(before) == bm25
     built = subprocess.run(
-        [sys.executable, "-m", "retrieval.semantic", "build", "--home", str(home)],
+        [sys.executable, "-m", "bot.cli.vectors", "build", "--home", str(home)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -239,7 +237,7 @@ def test_a_new_paper_is_found_by_bm25_at_once_and_by_the_fused_score_once_encode
 
 def test_the_bot_engine_encodes_new_papers_in_the_background(tmp_path, encoder, monkeypatch):
     from bot.engine import Engine
-    from retrieval.search import SearchRequest
+    from retrieval.answers.search import SearchRequest
 
     monkeypatch.delenv("PAPERBOT_SEMANTIC", raising=False)
     monkeypatch.setenv("PAPERBOT_EMBED_MODEL", "")
@@ -286,7 +284,7 @@ def test_a_damaged_vector_file_is_ignored_with_one_warning(tmp_path, caplog):
 def test_several_processes_add_vectors_at_once_and_compaction_keeps_them(tmp_path):
     folder = tmp_path / "v"
     code = (
-        "import sys, numpy as np; from pathlib import Path; from retrieval.vectors import VectorStore\n"
+        "import sys, numpy as np; from pathlib import Path; from retrieval.semantic.vectors import VectorStore\n"
         "s = VectorStore(Path(sys.argv[1])); w = sys.argv[2]\n"
         "for i in range(15): s.add([f'{w}{i}'], ['h'], np.full((1, 384), 0.05, np.float32))\n"
     )
@@ -315,7 +313,7 @@ def test_fetch_downloads_checks_and_records_the_model(tmp_path, encoder):
     shutil.copyfile(locate_model("")[0], served / "onnx" / "model.onnx")
     import gzip
 
-    from retrieval.semantic import TOKENIZER_FILE
+    from retrieval.semantic.encoder import TOKENIZER_FILE
 
     (served / "tokenizer.json").write_bytes(gzip.decompress(TOKENIZER_FILE.read_bytes()))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(served)))
@@ -334,7 +332,7 @@ def test_fetch_downloads_checks_and_records_the_model(tmp_path, encoder):
             [
                 sys.executable,
                 "-m",
-                "retrieval.semantic",
+                "bot.cli.vectors",
                 "fetch",
                 "--dest",
                 str(tmp_path / "x"),

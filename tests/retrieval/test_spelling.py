@@ -4,10 +4,11 @@ import pytest
 
 from corpus.home import open_store
 from corpus.models import Paper
-from retrieval.analyzer import Analyzer
-from retrieval.answer import answer_question
-from retrieval.index import SearchIndex, open_index
-from retrieval.spelling import Speller, edits1
+from retrieval.answers.answer import answer_question
+from retrieval.lexical.analyzer import Analyzer
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.spelling import Speller, edits1
+from retrieval.lexical.sync import open_index
 
 ABSTRACTS = {
     "p1": "We study the continual learning problem and a regularization approach to forgetting.",

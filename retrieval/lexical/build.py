@@ -31,9 +31,10 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy
 
-from retrieval.analyzer import Analyzer
-from retrieval.bm25 import BM25Params, Postings, impacts_of, length_norm
-from retrieval.index import ARRAY_TYPES, IndexDoc, analyzed_chunks, index_config, publish
+from retrieval.lexical.analyzer import Analyzer
+from retrieval.lexical.bm25 import BM25Params, Postings, impacts_of, length_norm
+from retrieval.lexical.index import IndexDoc, analyzed_chunks, index_config
+from retrieval.lexical.saved import ARRAY_TYPES, publish
 
 BLOCK = 2_000_000  # postings merged at a time: ~40 MB of buffers
 SCRATCH_PREFIX = "build-"

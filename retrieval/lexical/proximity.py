@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from corpus.models import Paper
-from retrieval.index import Hit, SearchIndex, document_text
+from retrieval.lexical.index import Hit, SearchIndex, document_text
 
 DEPTH = 5  # the papers `ask` reads anyway; 10 or 20 ordered the first paper the same on the training sets
 WEIGHT = 0.3

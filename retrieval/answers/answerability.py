@@ -40,9 +40,9 @@ from pydantic import BaseModel
 from wordfreq import zipf_frequency
 
 from corpus.models import Paper
-from retrieval.analyzer import Analyzer
+from retrieval.answers.evidence import TreeEnsemble
 from retrieval.errors import ModelUnusable
-from retrieval.evidence import TreeEnsemble
+from retrieval.lexical.analyzer import Analyzer
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 SEMANTIC_MODEL_PATH = Path(__file__).with_name("answerability_semantic_model.json")
@@ -69,7 +69,7 @@ FEATURES = (
     "specific_matched_mass",
     "title_coverage",
 )
-# With the semantic stage on (retrieval/semantic.py), the papers come in fused order and the model also sees
+# With the semantic stage on (retrieval/semantic/stage.py), the papers come in fused order and the model also sees
 # how close the embedding model puts the question to them: a TLDR paraphrasing its paper sits near it, a
 # football question near nothing, whatever words happen to match.
 SEMANTIC_FEATURES = (

@@ -7,15 +7,11 @@ rebuild, and saves the result, so the index is never stale.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -24,13 +20,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from corpus.home import file_lock
 from corpus.models import Paper
 from corpus.store import Store
 from corpus.workers import die_with_parent
-from retrieval.analyzer import Analyzer, clip_query, normalise, words_of_normalised
-from retrieval.bm25 import BM25Params, BM25Scorer, Postings
-from retrieval.spelling import Speller
+from retrieval.lexical.analyzer import Analyzer, clip_query, normalise, words_of_normalised
+from retrieval.lexical.bm25 import BM25Params, BM25Scorer, Postings
+from retrieval.lexical.saved import (
+    ARRAY_TYPES,
+    IndexUnusable,
+    _inconsistency,
+    _load_array,
+    _read_lines,
+    current_version,
+    publish,
+)
+from retrieval.lexical.spelling import Speller
 
 log = logging.getLogger("paperbot.index")
 
@@ -247,7 +251,7 @@ class SearchIndex:
 
     @property
     def speller(self) -> Speller:
-        """Corrects a query's misspelt words against this index's vocabulary (retrieval/spelling.py)."""
+        """Corrects a query's misspelt words against this index's vocabulary (retrieval/lexical/spelling.py)."""
         if getattr(self, "_speller", None) is None:
             self._speller = Speller(self.analyzer, self._document_frequency, lambda: len(self.vocab))
         return self._speller
@@ -257,7 +261,7 @@ class SearchIndex:
         return int(self.postings.df[row]) if row is not None and row < len(self.postings.df) else 0
 
     def respell(self, query: str) -> str:
-        """`query` with misspelt words corrected ("prolem" -> "problem"); see retrieval/spelling.py."""
+        """`query` with misspelt words corrected ("prolem" -> "problem"); see retrieval/lexical/spelling.py."""
         return self.speller(clip_query(query))
 
     def read_as(self, query: str) -> str | None:
@@ -398,152 +402,6 @@ class SearchIndex:
         return index
 
 
-class IndexUnusable(Exception):
-    """The saved index is damaged or from another format: rebuilt from the store (the message says why)."""
-
-
-POINTER = "CURRENT"
-ARRAY_TYPES = {
-    "indptr": np.int64,
-    "docs": np.int32,
-    "tfs": np.uint16,
-    "doc_len": np.int32,
-    "alive": np.bool_,
-    "df": np.int64,
-    "years": np.int16,
-    "impacts": np.float32,
-}
-
-
-def publish(folder: Path, seq: int, content: Callable[[Path], None] | Path, replace: bool = False) -> bool:
-    """Make a version as the folder's current one (`SearchIndex.save`); False when the saved one is already as new.
-
-    `content` writes the version's files into the folder it is given, under the lock; or it is a
-    complete version folder written beforehand without the lock (the on-disk build, which takes
-    minutes: savers must not wait that long), on the same file system, moved in here or removed.
-    """
-    folder = Path(folder)
-    prepared = content if isinstance(content, Path) else None
-    try:
-        with file_lock(lock_path(folder)):
-            folder.mkdir(parents=True, exist_ok=True)
-            current = current_version(folder)
-            on_disk = _saved_seq(current) if current else None
-            if not replace and on_disk is not None and on_disk >= seq and current is not None:
-                _tidy(folder, keep={current.name})
-                return False
-            final = folder / f"v{seq}-{os.getpid()}-{time.time_ns()}"
-            if prepared is not None:
-                os.rename(prepared, final)
-                prepared = None
-            else:
-                temp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
-                try:
-                    temp.chmod(0o755)  # mkdtemp makes it private to this user; the bot may run as another
-                    content(temp)
-                    os.rename(temp, final)
-                except BaseException:
-                    shutil.rmtree(temp, ignore_errors=True)
-                    raise
-            pointer = folder / f".{POINTER}.{os.getpid()}.tmp"
-            try:
-                pointer.write_text(final.name)
-                os.replace(pointer, folder / POINTER)
-            except BaseException:
-                pointer.unlink(missing_ok=True)
-                shutil.rmtree(final, ignore_errors=True)
-                raise
-            # keep the previous version: a reader that resolved CURRENT a moment ago may still be reading it
-            _tidy(folder, keep={final.name, *([current.name] if current else [])})
-            return True
-    finally:
-        if prepared is not None:
-            shutil.rmtree(prepared, ignore_errors=True)
-
-
-def lock_path(folder: Path) -> Path:
-    """The lock file beside the index folder (outside it, so deleting the folder to re-index keeps it)."""
-    return folder.parent / f".{folder.name}.lock"
-
-
-def current_version(folder: Path) -> Path | None:
-    """The version folder `CURRENT` names, or None when there is no pointer."""
-    try:
-        name = (Path(folder) / POINTER).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not name or "/" in name or name.startswith("."):
-        return Path(folder) / ".invalid-pointer"
-    return Path(folder) / name
-
-
-def _saved_seq(version: Path) -> int | None:
-    meta = _saved_meta(version)
-    seq = meta.get("seq") if meta else None
-    return seq if isinstance(seq, int) else None
-
-
-def _saved_meta(version: Path) -> dict | None:
-    """A version's meta.json, or None when it cannot be read as an object."""
-    try:
-        meta = json.loads((version / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
-def _tidy(folder: Path, keep: set[str]) -> None:
-    """Remove what no reader needs (older versions, temporary folders of killed writers, the old layout's files).
-
-    Called with the lock held, so no temporary folder belongs to a live writer.
-    """
-    for entry in folder.iterdir():
-        if entry.name == POINTER or entry.name in keep:
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                entry.unlink()
-    for leftover in (".new", ".old"):  # the fixed folders earlier versions swapped through
-        shutil.rmtree(folder.with_name(folder.name + leftover), ignore_errors=True)
-
-
-def _load_array(version: Path, name: str, mmap: bool = False) -> np.ndarray:
-    array = np.load(version / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
-    if array.dtype != ARRAY_TYPES[name] or array.ndim != 1:
-        raise ValueError(
-            f"{name}.npy holds {array.dtype} with {array.ndim} dimensions, expected 1-D {np.dtype(ARRAY_TYPES[name])}"
-        )
-    return array
-
-
-def _inconsistency(
-    postings: Postings, years: np.ndarray, impacts: np.ndarray, terms: list[str], paper_ids: list[str], papers: int
-) -> str | None:
-    """Why these arrays cannot be one index (sizes that disagree, rows out of range), or None."""
-    p = postings
-    n_docs = len(p.doc_len)
-    if len(p.indptr) != len(terms) + 1 or len(p.df) != len(terms):
-        return f"{len(terms)} terms but {len(p.indptr) - 1} postings lists"
-    if not (len(p.alive) == len(years) == len(paper_ids) == n_docs):
-        return f"{len(paper_ids)} paper ids but {n_docs} document lengths"
-    if p.indptr[0] != 0 or p.indptr[-1] != len(p.docs) or len(p.tfs) != len(p.docs) or len(impacts) != len(p.docs):
-        return "postings arrays of different lengths"
-    if len(p.indptr) > 1 and np.any(np.diff(p.indptr) < 0):
-        return "postings offsets go backwards"
-    if len(p.docs) and (int(p.docs.min()) < 0 or int(p.docs.max()) >= n_docs):
-        return "postings name documents that do not exist"
-    if int(p.alive.sum()) != papers:
-        return f"meta.json says {papers} papers, the arrays hold {int(p.alive.sum())}"
-    return None
-
-
-def _read_lines(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
-    return text.split("\n") if text else []
-
-
 _save_warned: set[Path] = set()
 
 
@@ -567,135 +425,3 @@ def _stream_rows(store: Store, after_seq: int, seen: list[int]) -> Iterator[Inde
     for seq, row in store.index_rows(after_seq=after_seq):
         seen[0] = max(seen[0], seq)
         yield IndexDoc(*row)
-
-
-def _out_of_step(index: SearchIndex, store: Store, folder: Path) -> str | None:
-    """Catch the index up, then compare it with the store (change counter and paper count read together).
-
-    None when they agree. An index ahead of the store, or with another number of papers at
-    the same change, belongs to another store (restored, replaced): it must be rebuilt.
-    """
-    for _ in range(5):
-        index.catch_up(store)
-        seq, count = store.state()
-        if seq > index.seq:  # another process wrote meanwhile: catch up again
-            continue
-        if seq == index.seq and count == len(index):
-            return None
-        return f"{folder}: index at change {index.seq} with {len(index)} papers, the store at change {seq} with {count}"
-    return None  # the store keeps changing under us; what we have is consistent up to index.seq
-
-
-def open_index(
-    home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
-) -> SearchIndex:
-    """Load the home's index and bring it up to the store's state, building it if needed.
-
-    A damaged, foreign or mismatched index is rebuilt from the store with one warning; a
-    save that fails leaves the index in memory with one warning. Neither fails the caller.
-    """
-    folder = Path(home) / INDEX_DIR
-    problem = None
-    try:
-        index = SearchIndex.load_checked(folder, analyzer, params)
-    except IndexUnusable as exc:
-        index, problem = None, str(exc)
-    if index is not None:
-        problem = _out_of_step(index, store, folder)
-        if problem is None:
-            save_quietly(index, folder)
-            return index
-        index = None
-    if problem:
-        log.warning("index %s; rebuilding it from the store", problem)
-    if _rebuild_saved(folder, store, analyzer, params, workers):
-        index = SearchIndex.load(folder, analyzer, params)
-        if index is not None:
-            index.catch_up(store)  # a writer may have stored more meanwhile
-            return index
-    # the folder cannot be written (read-only, full disk): build in memory; save_quietly says why, once
-    current = store.sequence
-    seen = [current]
-    index = SearchIndex.build(_stream_rows(store, 0, seen), analyzer, params, seq=current, workers=workers)
-    index.seq = seen[0]
-    save_quietly(index, folder, replace=True)
-    return index
-
-
-def follow(index: SearchIndex, store: Store, folder: Path | None = None) -> tuple[SearchIndex, int]:
-    """The index brought up to the store for a long-running reader (the bot): (index, papers it gained).
-
-    A small change is added in memory (`catch_up`). After a big one — another process ingested at least half
-    as many papers as this index holds — the version that process saved in `folder` is loaded instead and
-    caught up with the rest: catching a million new papers up in memory held twice the final index. The
-    loaded version must agree with the store (as `open_index` checks); if it does not, or there is none
-    newer, the change is added in memory after all.
-    """
-    changed = store.changed_since(index.seq)
-    if not changed:
-        return index, index.catch_up(store)  # moves the change number on (deletions, rewrites)
-    if folder is not None and changed * 2 >= max(len(index), CHUNK):
-        saved = SearchIndex.load(folder, index.analyzer, index.params)
-        if saved is not None and saved.seq > index.seq and _out_of_step(saved, store, folder) is None:
-            return saved.warm(), changed
-    return index, index.catch_up(store)
-
-
-def _rebuild_saved(
-    folder: Path,
-    store: Store,
-    analyzer: Analyzer | None,
-    params: BM25Params | None,
-    workers: int,
-    replace: bool = True,
-) -> bool:
-    """Index every paper of the store straight to disk (`index_build`); False when the files cannot be written.
-
-    `replace`: publish even over a saved version that claims to be as new (it was found damaged).
-    """
-    from retrieval.index_build import build_saved  # it builds on this module
-
-    seen = [store.sequence]
-    try:
-        build_saved(_stream_rows(store, 0, seen), folder, lambda: seen[0], analyzer, params, workers, replace)
-    except OSError as exc:
-        log.debug("index %s: cannot build on disk (%s)", folder, exc)
-        return False
-    return True
-
-
-def sync_saved(
-    home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
-) -> SearchIndex | None:
-    """Bring the home's saved index up to the store's state, for a command that wrote papers; the index if loaded.
-
-    A change that is small next to the saved index is applied to it in memory (`open_index`). When
-    there is no saved index yet, or the store changed by at least half as many papers as the index
-    holds (a first big ingest), the index is rebuilt straight to disk instead and never loaded:
-    catching up a million new papers in memory held twice the final index (2.0 GB), the on-disk
-    build holds a chunk and a block. A damaged or foreign index goes through `open_index`, which
-    says so once and rebuilds.
-    """
-    folder = Path(home) / INDEX_DIR
-    analyzer, params = analyzer or Analyzer(), params or BM25Params()
-    version = current_version(folder)
-    if version is None and not (folder / "meta.json").exists():
-        big = True
-    else:
-        meta = _saved_meta(version) if version is not None else None
-        usable = meta is not None and all(meta.get(k) == v for k, v in index_config(analyzer, params).items())
-        seq, papers = (meta.get("seq"), meta.get("papers")) if meta else (None, None)
-        if not usable or not isinstance(seq, int) or not isinstance(papers, int) or seq > store.sequence:
-            return open_index(home, store, analyzer, params, workers)
-        big = store.changed_since(seq) * 2 >= max(papers, CHUNK)
-    # not `replace`: if another process saved a newer index meanwhile, that one stays
-    if big and _rebuild_saved(folder, store, analyzer, params, workers, replace=False):
-        return None
-    return open_index(home, store, analyzer, params, workers)
-
-
-def rank_bm25_reference(documents: Sequence[str], analyzer: Analyzer, params: BM25Params):
-    """rank_bm25.BM25Okapi over the same analyzed documents: the definition our scores must match."""
-    from rank_bm25 import BM25Okapi
-
-    return BM25Okapi([analyzer(text) for text in documents], k1=params.k1, b=params.b, epsilon=params.epsilon)

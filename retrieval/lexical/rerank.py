@@ -8,7 +8,7 @@ feedback, scored on the candidates only). The weights are a pairwise logistic mo
 fitted on SciFact's train claims by `bench/train_reranker.py`, which prints the
 constants below and its cross-validated effect. No neural model, nothing per-corpus.
 
-The first stage (retrieval/bm25.py) stays rank-bm25's exact score; this stage only
+The first stage (retrieval/lexical/bm25.py) stays rank-bm25's exact score; this stage only
 re-orders its top `depth` hits, and `enabled=False` turns it off.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper
-from retrieval.index import Hit, SearchIndex
+from retrieval.lexical.index import Hit, SearchIndex
 
 FEATURES = ("bm25_share", "paper_coverage", "best_sentence_coverage", "feedback_share", "title_coverage")
 # Fitted on SciFact train (bench/train_reranker.py), one weight per feature; the score is features @ WEIGHTS.

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from corpus.store import Store
-from retrieval import proximity
-from retrieval.index import SearchIndex
-from retrieval.rerank import RerankOptions, search_papers
+from retrieval.lexical import proximity
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.rerank import RerankOptions, search_papers
 
 if TYPE_CHECKING:
-    from retrieval.semantic import SemanticStage
+    from retrieval.semantic.stage import SemanticStage
 
 MAX_K = 100
 
@@ -24,11 +24,11 @@ class SearchRequest(BaseModel):
     year_to: int | None = None
     author: str | None = None
     rerank: bool = Field(
-        default=False, description="re-order BM25's top hits with the second stage (retrieval/rerank.py)"
+        default=False, description="re-order BM25's top hits with the second stage (retrieval/lexical/rerank.py)"
     )
     semantic: bool = Field(
         default=True,
-        description="fuse BM25's top hits with the embedding model (retrieval/semantic.py), when a stage is given and rerank is off",
+        description="fuse BM25's top hits with the embedding model (retrieval/semantic/stage.py), when a stage is given and rerank is off",
     )
 
 
@@ -48,7 +48,7 @@ def run_search(
 
     With a semantic `stage` (and `request.semantic`, and no lexical rerank asked for), BM25's top `stage.depth`
     candidates are re-ordered by the fused score before the filter and the cut to k; otherwise BM25's top
-    few are re-ordered by the question's word pairs (retrieval/proximity.py), as `ask` orders them.
+    few are re-ordered by the question's word pairs (retrieval/lexical/proximity.py), as `ask` orders them.
     """
     wanted = request.author.casefold().strip() if request.author else None
     fuse = stage is not None and request.semantic and not request.rerank

@@ -25,7 +25,7 @@ from functools import cache, lru_cache
 
 from wordfreq import get_frequency_dict, zipf_frequency
 
-from retrieval.analyzer import Analyzer, normalise
+from retrieval.lexical.analyzer import Analyzer, normalise
 
 MIN_LETTERS = 6
 MAX_ZIPF = 2.5

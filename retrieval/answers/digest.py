@@ -12,8 +12,8 @@ import datetime as dt
 from pydantic import BaseModel
 
 from corpus.models import Paper
-from retrieval.index import SearchIndex
-from retrieval.tldr import tldr_for
+from retrieval.answers.tldr import tldr_for
+from retrieval.lexical.index import SearchIndex
 
 MAX_ITEMS = 40
 

@@ -31,7 +31,7 @@ def data_dir_candidates(cwd: Path | None = None, project: Path | None = None) ->
     when the folder above `retrieval/` is a checkout (has pyproject.toml).
     """
     cwd = cwd or Path.cwd()
-    project = project or Path(__file__).resolve().parents[1]
+    project = project or Path(__file__).resolve().parents[2]
     candidates = [project.parent / "shared" / "data"] if (project / "pyproject.toml").is_file() else []
     candidates += [cwd.parent / "shared" / "data", cwd / "shared" / "data", cwd / "data"]
     return list(dict.fromkeys(candidates))
@@ -44,7 +44,7 @@ def find_data_dir(cwd: Path | None = None, project: Path | None = None) -> Path 
 
 def default_data_dir() -> Path:
     """../shared/data beside the project checkout, where tests and benchmarks read it (or the first found)."""
-    return find_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
+    return find_data_dir() or Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def load_qrels(data_dir: Path, split: str) -> dict[str, set[str]]:

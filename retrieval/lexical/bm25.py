@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.lexical.analyzer import Analyzer
+
 
 @dataclass(frozen=True)
 class BM25Params:
@@ -283,3 +285,10 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list
         candidates = candidates[scores[candidates] >= kth]  # every row tied with the k-th, so ties go by row
     order = np.lexsort((candidates, -scores[candidates]))[:k]
     return [(int(candidates[i]), float(scores[candidates[i]])) for i in order]
+
+
+def rank_bm25_reference(documents: Sequence[str], analyzer: Analyzer, params: BM25Params):
+    """rank_bm25.BM25Okapi over the same analyzed documents: the definition our scores must match."""
+    from rank_bm25 import BM25Okapi
+
+    return BM25Okapi([analyzer(text) for text in documents], k1=params.k1, b=params.b, epsilon=params.epsilon)

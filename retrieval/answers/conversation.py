@@ -23,12 +23,14 @@ from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.answer import Answer, AnswerOptions, answer_from_ranked, answer_question, ranked_papers
-from retrieval.answerability import paper_terms, question_weights
-from retrieval.index import SearchIndex
+from retrieval.answers.answer import Answer, answer_from_ranked, answer_question
+from retrieval.answers.answerability import paper_terms, question_weights
+from retrieval.answers.retrieve import ranked_papers
+from retrieval.answers.sentences import AnswerOptions
+from retrieval.lexical.index import SearchIndex
 
 if TYPE_CHECKING:
-    from retrieval.semantic import SemanticStage
+    from retrieval.semantic.stage import SemanticStage
 
 CONTEXT_TURNS = 2  # earlier questions whose words join the follow-up's
 # The context judges whether the conversation's papers answer; the follow-up's own words must still be

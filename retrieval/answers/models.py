@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from retrieval import answerability, evidence
+from retrieval.answers import answerability, evidence
 from retrieval.errors import REINSTALL, ModelUnusable
 
 __all__ = ["ModelUnusable", "check_models"]

@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 from corpus.feedback import FeedbackSet
 from corpus.loaders import load_path
 from corpus.models import Paper
-from retrieval import proximity
-from retrieval.answer import AnswerOptions, score_sentences, select_mmr
-from retrieval.evaluate import RetrievalScores, evaluate
-from retrieval.index import SearchIndex
-from retrieval.rerank import RerankOptions, search_papers
-from retrieval.tldr import tldr_for
+from retrieval.answers.sentences import AnswerOptions, score_sentences, select_mmr
+from retrieval.answers.tldr import tldr_for
+from retrieval.lexical import proximity
+from retrieval.lexical.index import SearchIndex
+from retrieval.lexical.rerank import RerankOptions, search_papers
+from retrieval.quality.evaluate import RetrievalScores, evaluate
 
 
 @lru_cache(maxsize=4)
@@ -31,8 +31,8 @@ def _corpus(path: str) -> tuple[list[Paper], SearchIndex]:
 
 
 class RetrievalReport(BaseModel):
-    """The stages on the same claims: BM25 alone, BM25's top `depth` re-ranked (retrieval/rerank.py), and
-    BM25's top 1,000 fused with the embedding model (retrieval/semantic.py; None when no model is installed)."""
+    """The stages on the same claims: BM25 alone, BM25's top `depth` re-ranked (retrieval/lexical/rerank.py), and
+    BM25's top 1,000 fused with the embedding model (retrieval/semantic/stage.py; None when no model is installed)."""
 
     split: str
     queries: int
@@ -96,8 +96,9 @@ def _eval_stage(papers: list[Paper], encode: bool = False):
     Encoding SciFact's 5,183 abstracts takes minutes, so `eval retrieval` only uses vectors already there
     (`encode=True`, as `python -m retrieval.semantic eval-vectors` does, encodes the missing ones first).
     """
-    from retrieval.semantic import WEIGHT, ModelUnavailable, SemanticStage, load_encoder
-    from retrieval.vectors import VectorBuilder, VectorStore, content_hash
+    from retrieval.semantic.encoder import ModelUnavailable, load_encoder
+    from retrieval.semantic.stage import WEIGHT, SemanticStage
+    from retrieval.semantic.vectors import VectorBuilder, VectorStore, content_hash
 
     try:
         encoder = load_encoder()
@@ -150,7 +151,8 @@ def eval_evidence(
 
     With `semantic`, end to end (b) runs through the semantic stage (`semantic` in the result says whether it ran).
     """
-    from retrieval.answer import decide, retrieve
+    from retrieval.answers.answer import decide
+    from retrieval.answers.retrieve import retrieve
 
     options = options or AnswerOptions()
     papers, index = _corpus(str(data_dir / "scifact" / "corpus.jsonl"))
@@ -297,7 +299,7 @@ class AnswerabilityCorpora:
 
     def ranked(self, name: str, question: str, k: int = 5):
         """(papers best first with their scores, the corpus's index, the stage's view or None)."""
-        from retrieval.answer import retrieve
+        from retrieval.answers.retrieve import retrieve
 
         by_id, index = self.corpus(name)
         ranked, view = retrieve(
@@ -306,7 +308,7 @@ class AnswerabilityCorpora:
         return ranked, index, view
 
     def features(self, name: str, question: str):
-        from retrieval.answer import answerability_row
+        from retrieval.answers.retrieve import answerability_row
 
         ranked, index, view = self.ranked(name, question, AnswerOptions().papers)
         return answerability_row(question, ranked, index, view)[0]
@@ -342,7 +344,7 @@ def eval_answerability(data_dir: Path, limit: int | None = None, semantic: bool 
     With `semantic`, through the semantic stage (fused order, the semantic answerability model); `semantic`
     in the report says whether it ran.
     """
-    from retrieval.answer import decide
+    from retrieval.answers.answer import decide
 
     corpora = AnswerabilityCorpora(data_dir, semantic)
     if semantic and corpora.stage is None:
@@ -399,7 +401,7 @@ class FeedbackScores(BaseModel):
 def eval_feedback(votes: FeedbackSet, index: SearchIndex, store, stage=None) -> FeedbackScores:
     """Re-ask every voted question with today's index and models (through the semantic `stage` when given),
     and compare with what was judged."""
-    from retrieval.answer import answer_question
+    from retrieval.answers.answer import answer_question
 
     up = still = same_first = down = changed = 0
     for vote in votes.votes:

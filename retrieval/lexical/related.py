@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from corpus.models import Paper
-from retrieval.index import Hit, SearchIndex, document_text
+from retrieval.lexical.index import Hit, SearchIndex, document_text
 
 
 def related_papers(paper: Paper, index: SearchIndex, k: int = 5, terms: int = 25) -> list[Hit]:

@@ -11,7 +11,7 @@ vector until then).
 
 `VectorBuilder` encodes the papers that have no vector in a background thread, with
 progress in the log; search never waits for it: a paper without a vector is ranked by
-BM25 alone (retrieval/semantic.py `fuse`).
+BM25 alone (retrieval/semantic/stage.py `fuse`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.semantic import DIM, Encoder, document_text
+from retrieval.semantic.encoder import DIM, Encoder, document_text
 
 log = logging.getLogger(__name__)
 

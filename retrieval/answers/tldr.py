@@ -14,7 +14,7 @@ import re
 from pydantic import BaseModel
 
 from corpus.models import Paper
-from retrieval.index import SearchIndex
+from retrieval.lexical.index import SearchIndex
 
 CONTRIBUTION = re.compile(
     r"\b(?:we|this paper|this work|our (?:method|approach|model|framework|results?)|here,? we)\s+"
