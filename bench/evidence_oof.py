@@ -4,7 +4,7 @@
 
 Tuning `min_lead` on train with the shipped evidence model would flatter it (the model saw those abstracts), so
 each claim's sentences are scored by a model fitted without its cited abstract (the folds of
-bench/train_selector.py). Rows for BM25's order and, when the [semantic] extra and SciFact's vectors are there
+training/train_selector.py). Rows for BM25's order and, when the [semantic] extra and SciFact's vectors are there
 (`python -m retrieval.semantic eval-vectors`), for the semantic stage's fused order (which uses `min_lead_fused`).
 
 `--ceiling` also prints what any rule that only chooses between the full answer and its single best sentence
@@ -25,9 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import train_selector  # noqa: E402
-
 import retrieval.answers.evidence as evidence  # noqa: E402
+import training.train_selector as train_selector  # noqa: E402
 from retrieval.answers.answer import decide  # noqa: E402
 from retrieval.answers.retrieve import retrieve  # noqa: E402
 from retrieval.answers.sentences import AnswerOptions  # noqa: E402
@@ -38,7 +37,7 @@ Claim = dict  # a SciFact claim as its JSON line reads
 
 
 def folds(items: list) -> dict[str, int]:
-    """Each gold abstract's fold, as bench/train_selector.py draws them."""
+    """Each gold abstract's fold, as training/train_selector.py draws them."""
     docs = sorted({doc for doc, _, _ in items})
     return {d: i % 5 for i, d in enumerate(np.random.default_rng(0).permutation(docs))}
 

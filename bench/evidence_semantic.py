@@ -4,7 +4,7 @@
 
 Two ways of reading a sentence with the semantic stage's model (all-MiniLM-L6-v2, int8 ONNX, the [semantic]
 extra), each given to the evidence trees beside their 22 lexical features and fitted with the folds of
-bench/train_selector.py (claims citing one abstract stay in one fold):
+training/train_selector.py (claims citing one abstract stay in one fold):
 
 - `cosine`: the sentence's own vector against the question's — its cosine, its gap to the abstract's best, its
   rank in the abstract, its gap to the abstract's mean. Measured (a) given the gold abstract and (b) end to end,
@@ -33,12 +33,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import train_selector  # noqa: E402
 from evidence_oof import end_to_end, fold_models, folds, orders  # noqa: E402
 from scipy.optimize import minimize  # noqa: E402
 
 import retrieval.answers.evidence as evidence  # noqa: E402
 import retrieval.answers.sentences as answer  # noqa: E402
+import training.train_selector as train_selector  # noqa: E402
 from retrieval.answers.sentences import AnswerOptions  # noqa: E402
 from retrieval.quality.benchmarks import _corpus, _eval_stage  # noqa: E402
 from retrieval.semantic.encoder import Encoder, load_encoder  # noqa: E402

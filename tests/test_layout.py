@@ -103,3 +103,14 @@ def test_discord_only_in_bot():
     for name, path in _modules().items():
         if not name.startswith("bot"):
             assert "import discord" not in path.read_text(encoding="utf-8"), name
+
+
+def test_every_shipped_model_names_the_script_data_and_commit_that_made_it():
+    import json
+
+    models = sorted((ROOT / "retrieval").rglob("*_model.json"))
+    assert models
+    for path in models:
+        made = json.loads(path.read_text())["made_by"]
+        assert (ROOT / made["script"]).is_file(), path
+        assert made["data"] and len(made["commit"].split()[0].split("+")[0]) == 40, path

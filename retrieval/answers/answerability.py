@@ -20,7 +20,7 @@ as in weighted information gain). The question's *form* (who/what/how) is delibe
 not a feature: all training positives are statements and most negatives questions, so
 a model given the form would learn to refuse every question.
 
-Boosted trees over these features (LightGBM at training time, a numpy walker at answer time), fitted by `bench/train_answerability.py` on
+Boosted trees over these features (LightGBM at training time, a numpy walker at answer time), fitted by `training/train_answerability.py` on
 training splits only (grouped cross-validation: claims sharing a paper, a TLDR's paper,
 an NQ question across corpora each in one fold), is stored in `answerability_model.json`.
 Figures and data are in the README ("Answer or abstain").

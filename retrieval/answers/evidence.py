@@ -5,7 +5,7 @@ the sentence holds, its rank among the abstract's sentences by that measure, wha
 neighbours hold, bigrams shared with the question, position, the abstract's section
 heading — RESULTS and CONCLUSIONS hold most evidence, METHODS little —, numbers and
 result words). Their weighting is a small gradient-boosted tree ensemble fitted on
-SciFact's train claims by `bench/train_selector.py` (LightGBM, at training time only),
+SciFact's train claims by `training/train_selector.py` (LightGBM, at training time only),
 stored as plain arrays in `evidence_model.json` and evaluated here with numpy, so the
 bot needs no compiled model library. Measured in README ("Quality").
 """

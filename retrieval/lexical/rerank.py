@@ -5,7 +5,7 @@ sentences adds what the bag of words misses: whether one sentence holds most of 
 question (not the words scattered over the abstract), whether the title names it, and
 whether the paper shares vocabulary with the other top papers (RM3 pseudo-relevance
 feedback, scored on the candidates only). The weights are a pairwise logistic model
-fitted on SciFact's train claims by `bench/train_reranker.py`, which prints the
+fitted on SciFact's train claims by `training/train_reranker.py`, which prints the
 constants below and its cross-validated effect. No neural model, nothing per-corpus.
 
 The first stage (retrieval/lexical/bm25.py) stays rank-bm25's exact score; this stage only
@@ -24,7 +24,7 @@ from corpus.models import Paper
 from retrieval.lexical.index import Hit, SearchIndex
 
 FEATURES = ("bm25_share", "paper_coverage", "best_sentence_coverage", "feedback_share", "title_coverage")
-# Fitted on SciFact train (bench/train_reranker.py), one weight per feature; the score is features @ WEIGHTS.
+# Fitted on SciFact train (training/train_reranker.py), one weight per feature; the score is features @ WEIGHTS.
 WEIGHTS = np.array([1.0, 0.4483, 0.7334, 0.9756, 0.7496])
 
 

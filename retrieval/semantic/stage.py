@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from retrieval.semantic.vectors import VectorStore
 
 
-# Fitted on SciFact train claims only, grouped 5-fold cross-validation by cited paper (bench/train_fusion.py):
+# Fitted on SciFact train claims only, grouped 5-fold cross-validation by cited paper (training/train_fusion.py):
 # min-max normalised BM25 over the candidates, weight 0.75 on the cosine (README, "Semantic stage").
 WEIGHT = 0.75
 DEPTH = 1000

@@ -18,7 +18,7 @@ from retrieval.lexical.analyzer import Analyzer
 def test_numpy_trees_reproduce_lightgbm_predictions():
     model = json.loads(MODEL_PATH.read_text())
     assert model["features"] == list(FEATURES)
-    check = model["check"]  # rows and LightGBM's own predictions, written by bench/train_selector.py
+    check = model["check"]  # rows and LightGBM's own predictions, written by training/train_selector.py
     mine = evidence_probability(np.array(check["features"]))
     assert np.abs(mine - np.array(check["probability"])).max() < 1e-9
 

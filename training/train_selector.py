@@ -1,7 +1,7 @@
 """Fit the evidence model of retrieval/answers/evidence.py on SciFact train claims and write evidence_model.json.
 
     pip install '.[bench]'              # LightGBM is needed to train, never to answer
-    python bench/train_selector.py      # grouped 5-fold CV on train, then fits on all of train and writes the model
+    python training/train_selector.py      # grouped 5-fold CV on train, then fits on all of train and writes the model
 
 Gradient-boosted trees (LightGBM, binary objective) over the features of every sentence
 of every gold abstract; the label is "is a rationale sentence". Cross-validation keeps
@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from corpus.loaders import load_path  # noqa: E402
 from retrieval.answers.evidence import FEATURES, MODEL_PATH, TreeEnsemble, sentence_features  # noqa: E402
 from retrieval.lexical.index import SearchIndex  # noqa: E402
+from training.provenance import made_by  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "scifact"
 PARAMS = {
@@ -140,6 +141,7 @@ def main() -> None:
     theirs = booster.predict(sample)
     print(f"# numpy evaluator vs LightGBM on {len(sample)} sentences: max difference {np.abs(mine - theirs).max():.2e}")
     model["check"] = {"features": sample[:8].tolist(), "probability": theirs[:8].tolist()}
+    model["made_by"] = made_by("train_selector.py", "SciFact train claims with their rationale sentences", sys.argv[1:])
     args.out.write_text(json.dumps(model, separators=(",", ":")) + "\n")
     print(f"# wrote {args.out} ({args.out.stat().st_size:,} bytes, {len(model['trees'])} trees)")
 

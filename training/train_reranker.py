@@ -1,6 +1,6 @@
 """Fit the second-stage weights of retrieval/lexical/rerank.py on SciFact train claims and print them.
 
-    python bench/train_reranker.py            # grouped 5-fold CV on train, then the weights
+    python training/train_reranker.py            # grouped 5-fold CV on train, then the weights
 
 Pairwise logistic regression: for every train claim, each relevant paper in BM25's top
 100 against each non-relevant one (claims weighted equally, L2 1e-2). Cross-validation

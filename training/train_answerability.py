@@ -1,8 +1,8 @@
 """Fit the answer-or-abstain model (retrieval/answers/answerability.py) on training splits only.
 
-    python bench/train_answerability.py            # grouped CV report, then writes retrieval/answerability_model.json
-    python bench/train_answerability.py --cv-only  # report only
-    python bench/train_answerability.py --semantic # the model for the semantic stage's fused order
+    python training/train_answerability.py            # grouped CV report, then writes retrieval/answerability_model.json
+    python training/train_answerability.py --cv-only  # report only
+    python training/train_answerability.py --semantic # the model for the semantic stage's fused order
                                                    # (retrieval/answerability_semantic_model.json; needs
                                                    # the eval vectors: python -m retrieval.semantic eval-vectors)
 
@@ -34,8 +34,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_selector import to_json  # noqa: E402
-
 from retrieval.answers.answerability import (
     FEATURES,
     MODEL_PATH,
@@ -45,6 +43,8 @@ from retrieval.answers.answerability import (
 )
 from retrieval.quality.benchmarks import AnswerabilityCorpora, nq_questions, scifact_claims, scitldr_questions
 from retrieval.quality.evaluate import default_data_dir  # noqa: E402
+from training.provenance import made_by  # noqa: E402
+from training.train_selector import to_json  # noqa: E402
 
 PARAMS = {
     "objective": "binary",
@@ -218,12 +218,13 @@ def main() -> int:
         rounds=ROUNDS,
         threshold=round(bar, 6),
         related_threshold=round(min(related, bar), 6),
-        trained_on="SciFact train claims, SciTLDR train+dev TLDRs, NQ-open dev tune half (bench/train_answerability.py"
+        trained_on="SciFact train claims, SciTLDR train+dev TLDRs, NQ-open dev tune half (training/train_answerability.py"
         + (" --semantic: BM25's top 1,000 in fused order)" if args.semantic else ")"),
     )
     mine = np.array([AnswerabilityModel(model, feature_names).probability(row) for row in x[:50]])
     print(f"numpy trees vs LightGBM on 50 rows: max difference {np.abs(mine - booster.predict(x[:50])).max():.1e}")
     model["check"] = {"features": x[:8].tolist(), "probability": booster.predict(x[:8]).tolist()}
+    model["made_by"] = made_by("train_answerability.py", model["trained_on"], sys.argv[1:])
     target.write_text(json.dumps(model, separators=(",", ":")) + "\n")
     report(booster.predict(x), y, blocks, bar, "in sample, final model")
     print(f"wrote {target} (threshold {bar:.3f}, related {model['related_threshold']:.3f})")

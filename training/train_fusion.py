@@ -1,8 +1,8 @@
 """Fit the semantic stage's fused score on SciFact train only; report held-out figures once.
 
     pip install '.[semantic]'
-    python bench/train_fusion.py --cache /tmp/paperbot-vectors            # fit: grouped 5-fold CV on train
-    python bench/train_fusion.py --cache /tmp/paperbot-vectors --test     # then, once: SciFact test, SciTLDR test
+    python training/train_fusion.py --cache /tmp/paperbot-vectors            # fit: grouped 5-fold CV on train
+    python training/train_fusion.py --cache /tmp/paperbot-vectors --test     # then, once: SciFact test, SciTLDR test
 
 BM25 gives each claim its top DEPTH papers, exactly as search does; the fused score of a
 candidate is `(1 - w) * norm(bm25) + w * cosine`. Two normalisations are tried (BM25
