@@ -2,7 +2,7 @@
 
 `search.py` joins hits with their records and filters. For a question, `answer.py` first judges
 whether the corpus holds an answer at all (`answerability.py`), then scores each sentence of the top
-papers as evidence (`evidence.py`, `answer_type.py`) and quotes the best verbatim with numbered
+papers as evidence (`evidence.py`; for a question, what it asks for: `question.py`, `pinpoint.py`) and quotes the best verbatim with numbered
 citations; `conversation.py` carries follow-ups; `tldr.py` and `digest.py` summarise new papers;
 `models.py` checks the shipped model files before the bot says it can answer.
 """

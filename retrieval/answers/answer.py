@@ -19,16 +19,25 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
+from collections import Counter
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper
 from corpus.store import Store
-from retrieval.answers.answerability import (
-    Verdict,
-    judge,
+from retrieval.answers import pinpoint
+from retrieval.answers.answerability import PaperTerms, Verdict, judge, paper_terms, unknown_name
+from retrieval.answers.evidence import evidence_probability, sentence_features
+from retrieval.answers.question import (
+    LEANS_BACK,
+    Form,
+    about_collection,
+    asked_phrase,
+    collection_topic,
+    question_form,
 )
 from retrieval.answers.retrieve import StageView, answerability_row, retrieve
 from retrieval.answers.sentences import AnswerOptions, Candidate, score_sentences, select_mmr
@@ -53,12 +62,23 @@ class Citation(BaseModel):
     score: float
 
 
+Reply = Literal["answer", "nothing", "unstated", "collection"]
+COUNT_LIMIT = 1000  # a collection question's topic: papers counted, at most
+
+
 class Answer(BaseModel):
-    """`found` false means the corpus holds no answer: `answer` and `citations` are empty, and `closest`
-    lists the nearest papers when they are plausibly related (empty for a question far from the corpus)."""
+    """`found` false means no sentence is presented as the answer: `answer` and `citations` are empty.
+
+    `reply` says which of the four replies it is: `answer` (sentences with citations); `nothing` (the corpus
+    holds no answer; `closest` lists the nearest papers when they are plausibly related); `unstated` (the
+    paper asked about is found — first in `closest` — but its abstract does not give what was asked, named in
+    `unstated`); `collection` (a question about the whole collection, which no single abstract answers:
+    `topic` is what a search can count instead, `matches` how many papers it finds).
+    """
 
     question: str
     found: bool
+    reply: Reply = "nothing"
     answer: list[AnswerSentence]
     citations: list[Citation]
     closest: list[Citation] = []
@@ -67,11 +87,16 @@ class Answer(BaseModel):
         default=None,
         description="the question as searched, when misspelt words were corrected (retrieval/lexical/spelling.py)",
     )
+    unstated: str | None = Field(default=None, description="third reply: what the abstract does not state")
+    topic: str | None = Field(default=None, description="collection question: the topic a search can count")
+    matches: int | None = Field(default=None, description="collection question: papers a search for the topic finds")
 
 
 class Decision(NamedTuple):
     verdict: Verdict
-    chosen: list[Candidate] | None  # None when the verdict is to abstain
+    chosen: list[Candidate] | None  # None when no sentence is quoted
+    reply: Reply = "answer"
+    unstated: str | None = None  # the third reply: what was asked, in the question's words
 
 
 def decide(
@@ -95,21 +120,94 @@ def decide(
     `view`: BM25's own list when `ranked` is in another order, with the semantic stage's signals in fused order
     (see `retrieve`).
     """
+    if about_collection(question):  # no single abstract answers it: never a quote
+        return Decision(Verdict(probability=0.0, answer=False, related=False), None, "collection")
     question = index.respell(question)  # misspelt words corrected, as search did (retrieval/lexical/spelling.py)
+    if unknown_name(judged or question, index):
+        return Decision(Verdict(probability=0.0, answer=False, related=False), None, "nothing")
     row, terms = answerability_row(index.respell(judged or question), ranked, index, view)
     verdict = judge(row)
     if not verdict.answer:
-        return Decision(verdict, None)
-    candidates = score_sentences(question, ranked, index, options, terms)
-    candidates = [c for c in candidates if c.coverage > 0]
-    if not candidates:
-        return Decision(verdict.model_copy(update={"answer": False}), None)
+        return Decision(verdict, None, "nothing")
     scores = [score for _, score in ranked]
     lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
     if lead < (options.min_lead_fused if view is not None and view.fused else options.min_lead):
         options = options.model_copy(update={"max_sentences": 1})
+    form = question_form(question)
+    if form is not None:  # a question that asks for a kind of fact: pinpoint it in the first paper
+        return _pinpointed(question, form, ranked[0][0], index, options, terms, verdict)
+    candidates = score_sentences(question, ranked, index, options, terms)
+    candidates = [c for c in candidates if c.coverage > 0]
+    if not candidates:
+        return Decision(verdict.model_copy(update={"answer": False}), None, "nothing")
     first_paper = ranked[0][0].id if options.lead_with_top_paper else None
     return Decision(verdict, select_mmr(candidates, options, first_paper))
+
+
+def _pinpointed(
+    question: str,
+    form: Form,
+    paper: Paper,
+    index: SearchIndex,
+    options: AnswerOptions,
+    terms: dict[str, PaperTerms],
+    verdict: Verdict,
+) -> Decision:
+    """The first paper's sentences that give what the question asks (pinpoint.py), in the abstract's order;
+    or the third reply when its abstract does not state it."""
+    analyzer = index.analyzer
+    if paper.id not in terms:
+        terms[paper.id] = paper_terms(paper, analyzer)
+    sentence_terms = terms[paper.id].sentences
+    question_terms = analyzer(question)
+    idf, vocab = index.scorer.idf, index.vocab
+    weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in Counter(question_terms)}
+    if not paper.sentences or sum(weights.values()) <= 0:
+        return Decision(verdict.model_copy(update={"answer": False}), None, "nothing")
+    rows, coverage = sentence_features(question_terms, weights, paper.sentences, sentence_terms)
+    asked = pinpoint.asked_terms(question, form, analyzer)
+    x = pinpoint.features(
+        question,
+        form,
+        weights,
+        asked,
+        paper.sentences,
+        sentence_terms,
+        terms[paper.id].title,
+        rows,
+        evidence_probability(rows),
+    )
+    model = pinpoint.model()
+    p = model.probability(x)
+    if not pinpoint.states_asked(question, form, paper.sentences, sentence_terms, asked):
+        return Decision(verdict, None, "unstated", asked_phrase(question, form))
+    order = [int(i) for i in np.argsort(-p, kind="stable")]
+    picked = [order[0]] + [i for i in order[1 : options.max_sentences] if p[i] >= model.second]
+    lead = order[0]
+    if lead > 0 and LEANS_BACK.search(paper.sentences[lead]) and lead - 1 not in picked:
+        picked.append(lead - 1)  # "To achieve this, …" quoted with what "this" is
+    chosen, used = [], 0
+    for i in sorted(picked, key=lambda i: (i != lead and i != lead - 1, -p[i])):
+        text = paper.sentences[i]
+        if chosen and used + len(text) > options.max_chars:
+            continue
+        chosen.append(i)
+        used += len(text) + 1
+    return Decision(
+        verdict,
+        [
+            Candidate(
+                paper_id=paper.id,
+                position=i,
+                text=paper.sentences[i],
+                terms=frozenset(sentence_terms[i]),
+                relevance=float(p[i]),
+                coverage=float(coverage[i]),
+                probability=float(p[i]),
+            )
+            for i in sorted(chosen)
+        ],
+    )
 
 
 def _citation(n: int, paper: Paper, score: float) -> Citation:
@@ -142,20 +240,28 @@ def answer_from_ranked(
 ) -> Answer:
     """Answer or abstain from papers already ranked (best first): sentences chosen and cited."""
     papers = {paper.id: paper for paper, _ in ranked}
-    verdict, chosen = decide(question, ranked, index, options, judged, view)
+    verdict, chosen, reply, unstated = decide(question, ranked, index, options, judged, view)
     read_as = index.read_as(question)
     if chosen is None:
-        closest = (
-            [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)] if verdict.related else []
-        )
+        if reply == "unstated":  # the paper asked about, cited as context only
+            closest = [_citation(1, ranked[0][0], ranked[0][1])]
+        elif reply == "nothing" and verdict.related:
+            closest = [_citation(n, paper, score) for n, (paper, score) in enumerate(ranked[:3], 1)]
+        else:
+            closest = []
+        topic = collection_topic(question) if reply == "collection" else None
         return Answer(
             question=question,
             found=False,
+            reply=reply,
             answer=[],
             citations=[],
             closest=closest,
             confidence=verdict.probability,
             read_as=read_as,
+            unstated=unstated,
+            topic=topic or None,
+            matches=len(index.search(topic, COUNT_LIMIT)) if topic else None,
         )
     scores = {paper.id: score for paper, score in ranked}
     numbers: dict[str, int] = {}
@@ -171,6 +277,7 @@ def answer_from_ranked(
     return Answer(
         question=question,
         found=True,
+        reply="answer",
         answer=sentences,
         citations=citations,
         confidence=verdict.probability,
@@ -209,8 +316,10 @@ def _model_fingerprints() -> dict[str, str]:
     from retrieval.answers.answerability import MODEL_PATH as ANSWERABILITY
     from retrieval.answers.answerability import SEMANTIC_MODEL_PATH
     from retrieval.answers.evidence import MODEL_PATH as EVIDENCE
+    from retrieval.answers.pinpoint import MODEL_PATH as PINPOINT
 
     return {
+        "pinpoint_model": hashlib.sha256(PINPOINT.read_bytes()).hexdigest()[:12],
         "answerability_model": hashlib.sha256(ANSWERABILITY.read_bytes()).hexdigest()[:12],
         "answerability_semantic_model": hashlib.sha256(SEMANTIC_MODEL_PATH.read_bytes()).hexdigest()[:12],
         "evidence_model": hashlib.sha256(EVIDENCE.read_bytes()).hexdigest()[:12],

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
@@ -261,3 +262,22 @@ def judge(row: np.ndarray | None) -> Verdict:
     m = model(len(row) == len(FEATURES) + len(SEMANTIC_FEATURES))
     p = m.probability(row)
     return Verdict(probability=round(p, 4), answer=p >= m.threshold, related=p >= m.related_threshold)
+
+
+# A name written as a name — capitals inside a word (LoRA, ConvNeXt, PaLM) or letters and digits run together
+# (AlphaFold2, DINOv2, GPT4; not plain acronyms such as GUI or KBQA, which abstracts often spell out) — that the corpus has never seen is what the question is about, not noise: a
+# question about it cannot be answered from this corpus, however well its other words match.
+_NAME_LIKE = re.compile(
+    r"(?<![\w-])(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Za-z]{2,}\d+[A-Za-z]*|[A-Z][a-z]*[A-Z]{2,}\w*)(?![\w-])"
+)
+
+
+def unknown_name(question: str, index) -> str | None:
+    """A name-like word of the question that no paper of the index uses, if any (already respelt)."""
+    analyzer, vocab = index.analyzer, index.vocab
+    for match in _NAME_LIKE.finditer(question):
+        word = match.group(0)
+        terms = analyzer(word)
+        if terms and not any(t in vocab for t in terms):
+            return word
+    return None

@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from retrieval.answers import answerability, evidence
+from retrieval.answers import answerability, evidence, pinpoint
 from retrieval.errors import REINSTALL, ModelUnusable
 
 __all__ = ["ModelUnusable", "check_models"]
@@ -50,4 +50,9 @@ def check_models() -> list[str]:
         answerability.SEMANTIC_MODEL_PATH,
         _answerability(answerability.FEATURES + answerability.SEMANTIC_FEATURES),
     )
-    return ["evidence", "answer-or-abstain", "answer-or-abstain (semantic)"]
+    _replay(
+        "pinpoint",
+        pinpoint.MODEL_PATH,
+        lambda data, row: float(pinpoint.PinpointModel(data).probability(row[None, :])[0]),
+    )
+    return ["evidence", "answer-or-abstain", "answer-or-abstain (semantic)", "pinpoint"]

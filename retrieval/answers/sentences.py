@@ -1,8 +1,8 @@
 """Which sentences to quote: each sentence of the top papers scored as evidence, then chosen by MMR.
 
 Every sentence gets an evidence probability (evidence.py: idf coverage of the question, rank in its
-abstract, position, result words), the paper's score and a bonus when it gives the kind of answer asked
-for (answer_type.py); MMR keeps the answer from repeating itself under the sentence and character budgets.
+abstract, position, result words) and the paper's score. This is how statements (a claim, a TLDR, keywords)
+are answered; a question that asks for a kind of fact is answered by pinpoint.py instead; MMR keeps the answer from repeating itself under the sentence and character budgets.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from corpus.models import Paper
-from retrieval.answers.answer_type import gives, wanted_kind
 from retrieval.answers.answerability import (
     PaperTerms,
     paper_terms,
@@ -50,9 +49,6 @@ class AnswerOptions(BaseModel):
         description="min_lead for papers in the semantic stage's fused order: none, as the fused first paper is"
         " right more often (SciFact train, out-of-fold evidence models: F1 (b) 0.459 at 0, 0.451 at 0.1)",
     )
-    kind_bonus: float = Field(
-        default=0.25, ge=0, description="added to a sentence that gives the kind of answer asked for (answer_type.py)"
-    )
     lead_with_top_paper: bool = Field(
         default=True, description="the first sentence comes from search's first paper (see select_mmr)"
     )
@@ -78,7 +74,6 @@ def score_sentences(
     """Every sentence of the hit papers with its relevance to the question (`terms`: papers already analyzed)."""
     analyzer, idf, vocab = index.analyzer, index.scorer.idf, index.vocab
     terms = {} if terms is None else terms
-    kind = wanted_kind(question)
     question_terms = analyzer(question)
     weights = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in Counter(question_terms)}
     total = sum(weights.values())
@@ -103,9 +98,7 @@ def score_sentences(
                     position=position,
                     text=sentence,
                     terms=frozenset(sentence_terms[position]),
-                    relevance=float(probability[position])
-                    + options.doc_weight * doc_score / best_doc
-                    + options.kind_bonus * gives(kind, sentence),
+                    relevance=float(probability[position]) + options.doc_weight * doc_score / best_doc,
                     coverage=float(coverage[position]),
                     probability=float(probability[position]),
                 )

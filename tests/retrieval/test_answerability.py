@@ -146,7 +146,7 @@ def answer_for(corpora: AnswerabilityCorpora, question: str) -> str | None:
 
 
 def test_eval_answerability_floors():
-    """A floor under the README's figures, on the first 150 questions of each held-out set."""
+    """A floor under the figures in docs/quality.md, on the first 150 questions of each held-out set."""
     report = eval_answerability(need(DATA / "nq_open").parent, limit=150)
     assert report.nq_holdout_bundled.rate <= 0.02 and report.nq_holdout_scitldr.rate <= 0.02
     assert report.nq_holdout_scifact.rate <= 0.04
@@ -157,14 +157,14 @@ def test_eval_answerability_floors():
 def test_the_kind_of_answer_asked_for_is_preferred(tmp_path):
     from corpus.models import Paper
     from corpus.store import Store
-    from retrieval.answers.answer_type import wanted_kind
+    from retrieval.answers.question import question_form
     from retrieval.answers.sentences import AnswerOptions
     from retrieval.lexical.index import SearchIndex
 
-    assert wanted_kind("How many GPUs does training take?") == "quantity"
-    assert wanted_kind("what is dropout?") == "definition"
-    assert wanted_kind("how do you regularise deep networks?") == "method"
-    assert wanted_kind("Dropout reduces overfitting.") is None
+    assert question_form("How many GPUs does training take?") == "number"
+    assert question_form("what is dropout?") == "what-is"
+    assert question_form("how do you regularise deep networks?") == "how"
+    assert question_form("Dropout reduces overfitting.") is None
     sentences = [
         "Training the dropout network needs many GPUs and a long time.",
         "Training the dropout network needs 512 GPUs for three days.",
@@ -175,10 +175,8 @@ def test_the_kind_of_answer_asked_for_is_preferred(tmp_path):
         store.ingest(papers)
         index = SearchIndex.build(store.papers())
         question = "How many GPUs does training the dropout network need?"
-        with_kind = answer_question(question, index, store, AnswerOptions(max_sentences=1))
-        without = answer_question(question, index, store, AnswerOptions(max_sentences=1, kind_bonus=0))
-        assert with_kind.found and with_kind.answer[0].text == sentences[1]
-        assert without.answer[0].text == sentences[0]  # the bonus is what chose the number
+        answer = answer_question(question, index, store, AnswerOptions(max_sentences=1))
+        assert answer.found and answer.answer[0].text == sentences[1]  # the sentence with the figure
 
 
 # ---------------------------------------------------------------------------- with the semantic stage

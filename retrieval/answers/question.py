@@ -1,0 +1,283 @@
+"""What a question asks for, read from its words alone: the kind of fact, the phrase naming it, its scope.
+
+A reader asking "how many layers…" wants a number, "how do you…" a method, "why…" a reason, "does X
+help Y?" a finding, "what is X" a definition, "which paper…" a paper. Knowing the kind lets the answer
+quote the sentence that gives it rather than the one that restates the question, and lets paperbot say
+plainly when the abstract it found does not give it ("… does not state the number of layers").
+
+Questions about the whole collection ("how many papers…", "the most common dataset across these
+abstracts") cannot be answered by quoting one abstract; `about_collection` recognises them.
+
+Statements (SciFact claims, TLDRs) and keyword queries ask for no particular kind (`form` None), so
+everything here leaves their answers as they were. Plain English patterns, nothing learned.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Form = Literal["number", "how", "why", "yes-no", "what-is", "which", "paper"]
+
+_LEAD = r"^\W*(?:(?:so|and|ok|hey|hi|q|question)\W+)?(?:(?:do|does) (?:anyone|somebody|someone) know\W+)?"
+_FORMS: tuple[tuple[Form, re.Pattern[str]], ...] = (
+    (
+        "paper",
+        re.compile(
+            _LEAD + r"(?:which|what) (?:paper|papers|work|article|study|method|model|approach|technique|system)s? "
+            r"(?:introduc|propos|present|show|use|describ|find|found|argu|report|demonstrat|did|does|do|is|was|has|can)|"
+            + _LEAD
+            + r"(?:is there|are there|any|anyone (?:using|tried|doing)|has anyone|was there|know (?:of )?any|"
+            r"looking for|paper (?:on|about|that)|papers? (?:on|about|that))\b",
+            re.I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            _LEAD + r"(?:(?:up )?to what|on|by|at|in|with|for|from)? ?(?:how (?:much|many|fast|large|big|long|small|"
+            r"accurate|often|far|deep|wide|high|low)\b|what (?:(?:is|was|are|were) the )?(?:\w+[- ])?(?:\w+[- ])?(?:\w+[- ])?"
+            r"(?:accuracy|percentage|rate|number|size|speed-?up|speedup|score|error|cost|performance|perplexity|"
+            r"f1|bleu|auc|ap|map|reward|gain|ratio|budget|compression|improvement|correlation|success|"
+            r"factor|amount|fraction|memory|time|latency|throughput|epsilon|precision|recall|bound|perplexity|"
+            r"likelihood|loss|ratio|margin|bits?|nats|flops|parameters)s?\b|what [\w-]+(?: [\w-]+){0,2} (?:do|does|did) "
+            r".+ (?:get|reach|achieve|obtain|score|hit|report)\b)",
+            re.I,
+        ),
+    ),
+    ("why", re.compile(_LEAD + r"(?:why|what (?:is|'s) the reason|for what reason|how come)\b", re.I)),
+    (
+        "how",
+        re.compile(
+            _LEAD + r"(?:how (?:do|does|did|can|could|should|would|is|are|was|were|to)\b|"
+            r"what (?:method|approach|technique|trick|way)s? (?:do|does|did|can|is|are)\b)",
+            re.I,
+        ),
+    ),
+    (
+        "which",
+        re.compile(
+            _LEAD + r"(?:which|what) (?!is\b|are\b|was\b|were\b|'s\b)[\w-]+(?: [\w-]+)?(?: [\w-]+)? "
+            r"(?:do|does|did|is|are|was|were|can|has|have|should)\b",
+            re.I,
+        ),
+    ),
+    (
+        "what-is",
+        re.compile(
+            _LEAD + r"(?:what(?:'s| is| are| was| were)|define|definition of|explain|what does [\w-]+ mean)\b", re.I
+        ),
+    ),
+    (
+        "yes-no",
+        re.compile(
+            _LEAD + r"(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|had|must)\b(?! anyone\b)",
+            re.I,
+        ),
+    ),
+)
+
+
+def question_form(question: str) -> Form | None:
+    """The kind of fact a question asks for, or None for a statement or a keyword query."""
+    text = question.strip()
+    for form, pattern in _FORMS:
+        if pattern.search(text):
+            return form
+    return None
+
+
+# ---------------------------------------------------------------------------- what the sentence gives
+
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|"
+    r"million|billion|dozen|half|twice|double|triple|quadruple|percent|fold|order of magnitude|orders of magnitude"
+)
+QUANTITY = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b|\bx\s?\d|[×]", re.I)
+RESULT = re.compile(
+    r"\b(?:outperform\w*|improv\w*|achiev\w*|surpass\w*|beat\w*|exceed\w*|gain\w*|boost\w*|reduc\w*|increas\w*|"
+    r"decreas\w*|better|worse|faster|slower|fewer|higher|lower|superior|comparable|competitive|state[- ]of[- ]the[- ]art|"
+    r"sota|robust\w*|effective\w*|success\w*|fail\w*|hurt\w*|help\w*|match\w*|converg\w*|generaliz\w*|generalis\w*)\b",
+    re.I,
+)
+FINDING = re.compile(
+    r"\b(?:we (?:show|find|found|observe|demonstrate|prove|establish|confirm|argue)|(?:show|find|reveal|demonstrate|"
+    r"prove|indicate|suggest|confirm)s? that|results? (?:show|indicate|suggest)|(?:does|do|did|is|are|was|were|can|"
+    r"cannot|could) not|n't|\bno\b|\bneither\b|\bonly\b|\bhowever\b|\bcontrary\b|\bsurprising\w*)\b",
+    re.I,
+)
+METHOD = re.compile(
+    r"\b(?:by (?:\w+ing|using|means|a|an|the)|via|through|using|based on|consists? of|relies on|leverag\w*|employ\w*|"
+    r"introduc\w* a|we (?:use|train|apply|learn|design|construct|formulate|model|replace|add|combine|optimi[sz]e|"
+    r"decompose|compute|approximate|propose to)|is achieved by|in which|where(?:by)?|such that|so that)\b",
+    re.I,
+)
+REASON = re.compile(
+    r"\b(?:because|due to|since|as a result|leads? to|caus\w*|owing to|explain\w*|reason\w*|therefore|thus|hence|"
+    r"this is|which (?:makes|allows|means|leads|results)|attribut\w*|stems? from|arises?|the key)\b",
+    re.I,
+)
+DEFINITION = re.compile(
+    r"\b(?:is|are) (?:an?|the) |\brefers? to\b|\bwe (?:define|call|term|introduce|propose|present|describe)\b|"
+    r"\bis defined\b|\bknown as\b|\bcalled\b|, an? [\w-]+ (?:\w+ )?(?:for|that|which|of)\b",
+    re.I,
+)
+INTRO = re.compile(
+    r"^\W*(?:in this (?:paper|work)|this (?:paper|work)|here,? )?,?\s*we (?:propose|present|introduce)\b", re.I
+)
+# a sentence that leans on the one before it: quoted alone it does not stand
+LEANS_BACK = re.compile(
+    r"^\W*(?:moreover|furthermore|additionally|in addition|also|besides|however|thus|therefore|hence|"
+    r"consequently|to (?:this|that) end|to (?:achieve|address|do|accomplish|solve|tackle|overcome|remedy) "
+    r"(?:this|that|these|those|it)|for (?:this|that) (?:reason|purpose)|as a result|in (?:particular|contrast)|"
+    r"specifically|similarly|likewise|instead|then|finally|second(?:ly)?|third(?:ly)?|"
+    r"(?:this|these|that|those|it|they|such)\b(?! (?:paper|work|article|study)\b))",
+    re.I,
+)
+
+CUES = {
+    "quantity": QUANTITY,
+    "result": RESULT,
+    "finding": FINDING,
+    "method": METHOD,
+    "reason": REASON,
+    "definition": DEFINITION,
+    "intro": INTRO,
+    "leans_back": LEANS_BACK,
+}
+
+
+def cues(sentence: str) -> dict[str, bool]:
+    """Which of the cue patterns a sentence shows (quantity, result, finding, method, reason, definition, …)."""
+    return {name: bool(pattern.search(sentence)) for name, pattern in CUES.items()}
+
+
+# ---------------------------------------------------------------------------- what was asked, in a phrase
+
+_STOP_AT = re.compile(
+    r"\b(?:do|does|did|is|are|was|were|can|could|would|should|will|has|have|had|need|needed|use|used|get|gets|"
+    r"reach|reaches|give|gives|add|adds|save|saves|achieve|achieves|improve|improves|the|a|an|for|on|in|of|with|"
+    r"by|to|from|at|than|vs|versus|you|we|they|it|when|if)\b",
+    re.I,
+)
+
+
+def _head(rest: str, words: int = 4) -> str:
+    """The noun phrase at the start of `rest`: up to `words` words, cut at the first verb or preposition."""
+    rest = re.sub(r"^(?:an?|the)\s+", "", rest.strip(), flags=re.I)
+    cut = _STOP_AT.search(rest)
+    phrase = rest[: cut.start()] if cut else rest
+    phrase = re.sub(r"[?.!,;:]+.*$", "", phrase).strip()
+    return " ".join(phrase.split()[:words])
+
+
+def asked_phrase(question: str, form: Form | None = None) -> str:
+    """What the reply says is unstated: "the number of layers", "the perplexity", "which datasets", "the method".
+
+    Read from the question's own words, so it always names what the reader asked about.
+    """
+    text = re.sub(r"\s+", " ", question.strip())
+    form = form or question_form(text)
+    if m := re.search(r"\bhow many ([\w-]+(?: [\w-]+){0,3})", text, re.I):
+        head = _head(m.group(1))
+        if head:
+            return f"how many {head}"
+    if m := re.search(r"\bhow (much|fast|large|big|long|accurate|often|far|deep|high|low)\b ?([\w-]+)?", text, re.I):
+        noun = m.group(2) or ""
+        head = _head(noun + text[m.end() :]) if noun and not _STOP_AT.fullmatch(noun) else ""
+        return f"how {m.group(1).lower()}" + (f" {head}" if head and m.group(1).lower() == "much" else "")
+    if m := re.search(
+        r"\bwhat (?:is |was |are |were )?(?:the )?((?:[\w-]+ ){0,3}?[\w-]+)(?: \([^)]*\))? "
+        r"(?:do|does|did|is|are|was|were|can|could|would|has|have)\b",
+        text,
+        re.I,
+    ):
+        head = m.group(0)[len("what ") :]
+        head = re.sub(r" (?:do|does|did|is|are|was|were|can|could|would|has|have)$", "", head, flags=re.I)
+        head = re.sub(r"^(?:is|was|are|were) ", "", head, flags=re.I)
+        if form == "number" or form == "which":
+            return head if head.lower().startswith("the ") else f"the {head}"
+    if m := re.search(r"\bwhich ([\w-]+(?: [\w-]+){0,3})", text, re.I):
+        head = _head(m.group(1))
+        if head:
+            return f"which {head}"
+    return {
+        "number": "the figure asked for",
+        "how": "how it is done",
+        "why": "the reason",
+        "yes-no": "whether that holds",
+        "what-is": "a definition",
+        "which": "which one",
+        "paper": "such a paper",
+    }.get(form or "", "what was asked")
+
+
+# ---------------------------------------------------------------------------- questions about the collection
+
+_SCOPE = (
+    r"(?:(?:these|the|all(?: (?:the|these))?|our|this|your|every|each) (?:papers|abstracts|articles|works|"
+    r"collection|corpus|dataset of papers|set of papers|set|library|database)|(?:in|across|over|among|within|from) "
+    r"(?:the |this |these |your |our |all (?:the |these )?)?(?:corpus|collection|set|library|database|papers|"
+    r"abstracts|dataset)\b)"
+)
+_COLLECTION = (
+    re.compile(r"\bhow many (?:of (?:these|the|your) )?(?:papers|abstracts|articles|works|authors|entries)\b", re.I),
+    re.compile(
+        r"\b(?:what|which) (?:fraction|share|percentage|proportion|portion|number) of (?:the |these |all )?"
+        r"(?:papers|abstracts|articles|works)\b",
+        re.I,
+    ),
+    re.compile(r"\b(?:most|least) (?:common|popular|frequent|often|used|cited|studied|reported)\b.*" + _SCOPE, re.I),
+    re.compile(_SCOPE + r".*\b(?:most|least) (?:common|popular|frequent|often|used|cited|studied)\b", re.I),
+    re.compile(r"\b(?:show|shows|appear|appears|turn|turns) up (?:the )?most\b", re.I),
+    re.compile(r"\bmost cited\b", re.I),
+    re.compile(
+        r"\b(?:which|what) (?:author|institution|lab|group|university|company|year|venue|conference|month)s? "
+        r"(?:has|have|had|published|wrote|contributed|appears?)\b.*\b(?:most|more|fewest|least)\b",
+        re.I,
+    ),
+    re.compile(r"\b(?:which|what) (?:year|author|institution|venue)s? (?:has|have) the (?:most|fewest)\b", re.I),
+    re.compile(r"\b(?:average|mean|median|typical|total|overall)\b.*" + _SCOPE, re.I),
+    re.compile(r"\b(?:average|mean|median)\b [\w-]+(?: [\w-]+)? (?:reported )?across\b", re.I),
+    re.compile(
+        r"\b(?:rank|sort|order|list|count|enumerate|tally) (?:all|every|each|the)\b.*\b(?:papers?|abstracts?|"
+        r"works?|methods?|models?)\b",
+        re.I,
+    ),
+    re.compile(r"\btop \d+ (?:topics|papers|methods|datasets|authors|themes|keywords)\b", re.I),
+    re.compile(r"\b(?:more|fewer) [\w-]+ (?:papers|abstracts|works) (?:or|than)\b", re.I),
+    re.compile(r"\b(?:trend|trends|trended|changed|evolved|over the years|over time)\b.*" + _SCOPE, re.I),
+    re.compile(
+        r"\b(?:which|what) (?:paper|work|method|model) (?:in|across|of) (?:the|this|these|your) "
+        r"(?:corpus|collection|set|papers|library|database)\b.*\b(?:highest|lowest|best|worst|most|largest|"
+        r"smallest|fastest)\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:workshop papers?|main conference|accepted papers?|rejected papers?)\b.*\b(?:vs|versus|or|how many)\b",
+        re.I,
+    ),
+)
+
+
+def about_collection(question: str) -> bool:
+    """Whether the question is about the whole collection (counts, "most common", averages, rankings, trends)."""
+    return any(pattern.search(question) for pattern in _COLLECTION)
+
+
+_COLLECTION_WORDS = re.compile(
+    r"\b(?:how many|what|which|fraction|share|percentage|proportion|portion|number|of|the|these|this|all|every|each|"
+    r"papers?|abstracts?|articles?|works?|corpus|collection|set|library|database|dataset of papers|in|here|across|"
+    r"over|among|within|from|most|least|common|popular|frequent|often|used|cited|studied|reported|mention|mentions|"
+    r"average|mean|median|typical|total|overall|rank|sort|order|list|count|enumerate|tally|top \d+|topics?|trend\w*|"
+    r"changed|evolved|years?|time|are|is|were|was|do|does|did|there|more|fewer|than|or|vs|versus|about|shows? up|"
+    r"appears?|turns? up|has|have|had|by|release|releases|their|use|uses|using|propose|proposes|a|an|new|report|"
+    r"reports|results? on|in here|so far|our|your|you|me|tell|give|show)\b",
+    re.I,
+)
+
+
+def collection_topic(question: str) -> str:
+    """The question without its collection words: the topic a search can count ("GANs", "BERT", "pruning")."""
+    topic = _COLLECTION_WORDS.sub(" ", question)
+    return " ".join(re.sub(r"[^\w\s+#.-]", " ", topic).split()).strip(" .-")
