@@ -14,7 +14,7 @@ from discord.utils import escape_markdown
 
 from corpus.cite import bibtex, plain_reference
 from corpus.models import Paper
-from retrieval.answers.answer import Answer
+from retrieval.answers.answer import Answer, collection_line, unstated_line
 from retrieval.answers.digest import Digest
 from retrieval.answers.search import SearchHit
 from retrieval.answers.tldr import PaperOut
@@ -122,6 +122,23 @@ def answer_embed(answer: Answer) -> discord.Embed:
     embed = discord.Embed(title=safe(answer.question, TITLE_MAX), colour=COLOUR)
     if answer.read_as:  # misspelt words were corrected: say how the question was read
         embed.set_footer(text=read_as_note(answer))
+    if answer.reply == "unstated" and answer.closest:  # the paper as context: nothing quoted as the answer
+        c = answer.closest[0]
+        title = f"**[1]** *{safe(c.title or c.paper_id, 300)}*"  # corpus and question text escaped, ours not
+        embed.description = unstated_line(
+            answer.model_copy(update={"unstated": safe(answer.unstated or "", 300)}), title
+        )
+        year = f" ({c.published.year})" if c.published else ""
+        embed.add_field(
+            name=safe(f"[1] {c.title or c.paper_id}", FIELD_NAME_MAX),
+            value=f"{link(c.paper_id, c.url)}{year}"[:FIELD_VALUE_MAX],
+            inline=False,
+        )
+        return embed
+    if answer.reply == "collection":
+        topic = safe(answer.topic, 200) if answer.topic else None
+        embed.description = collection_line(answer.model_copy(update={"topic": topic}), "/search")
+        return embed
     if not answer.found:
         embed.description = "I found nothing in the corpus that answers this."
         if answer.closest:

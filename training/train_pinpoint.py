@@ -56,7 +56,9 @@ ROUNDS = 150
 # a third reply given to an answerable question costs more than a missed one caught: the bar is the highest
 # that leaves at most this share of answerable papers (out of fold) under it
 REFUSE_BUDGET = 0.02
-EXTRA_SENTENCE_COST = 0.03  # holds-fact gain a further quoted sentence must buy
+EXTRA_SENTENCE_COST = (
+    0.01  # holds-fact gain a further quoted sentence must buy (answers stay within 3 sentences, 600 characters)
+)
 
 
 class Group:
@@ -143,7 +145,7 @@ def bars(gs: list[Group], p: list[np.ndarray]) -> tuple[float, float]:
     threshold = answerable[int(REFUSE_BUDGET * len(answerable))] if answerable else 0.5
     threshold = max(threshold - 1e-9, 0.0)
     best, second = -1.0, 1.0
-    for bar in np.arange(0.05, 1.0, 0.025):
+    for bar in np.arange(0.0, 1.0, 0.025):
         held = extra = 0
         for g, pi in zip(gs, p, strict=True):
             if g.kind != "answerable":

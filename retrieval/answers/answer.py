@@ -37,6 +37,7 @@ from retrieval.answers.question import (
     about_collection,
     asked_phrase,
     collection_topic,
+    named_subject,
     question_form,
 )
 from retrieval.answers.retrieve import StageView, answerability_row, retrieve
@@ -129,19 +130,33 @@ def decide(
     verdict = judge(row)
     if not verdict.answer:
         return Decision(verdict, None, "nothing")
+    form = question_form(question)
+    if form is not None:  # a question that asks for a kind of fact: pinpoint it in the first paper
+        paper = _introducing(question, ranked, index) if form == "what-is" else ranked[0][0]
+        return _pinpointed(question, form, paper, index, options, terms, verdict)
     scores = [score for _, score in ranked]
     lead = (scores[0] - scores[1]) / scores[0] if len(scores) > 1 and scores[0] > 0 else 1.0
     if lead < (options.min_lead_fused if view is not None and view.fused else options.min_lead):
         options = options.model_copy(update={"max_sentences": 1})
-    form = question_form(question)
-    if form is not None:  # a question that asks for a kind of fact: pinpoint it in the first paper
-        return _pinpointed(question, form, ranked[0][0], index, options, terms, verdict)
     candidates = score_sentences(question, ranked, index, options, terms)
     candidates = [c for c in candidates if c.coverage > 0]
     if not candidates:
         return Decision(verdict.model_copy(update={"answer": False}), None, "nothing")
     first_paper = ranked[0][0].id if options.lead_with_top_paper else None
     return Decision(verdict, select_mmr(candidates, options, first_paper))
+
+
+def _introducing(question: str, ranked: list[tuple[Paper, float]], index: SearchIndex) -> Paper:
+    """For "what is X": the paper among the top five whose title names X itself ("Perceiver: …" for "what is the
+    Perceiver architecture?", not "Perceiver IO: …"); else the first paper."""
+    subject = named_subject(question)
+    if subject:
+        wanted = index.analyzer(subject)
+        for paper, _ in ranked[:5]:
+            name = paper.title.split(":")[0] if ":" in paper.title else None
+            if name and wanted and index.analyzer(name) == wanted:
+                return paper
+    return ranked[0][0]
 
 
 def _pinpointed(
@@ -285,10 +300,42 @@ def answer_from_ranked(
     )
 
 
+def unstated_line(answer: Answer, title: str) -> str:
+    """The third reply in one sentence: the paper asked about, and what its abstract does not state."""
+    return f"{title} is about this, but its abstract does not state {answer.unstated or 'what was asked'}."
+
+
+def collection_line(answer: Answer, search: str) -> str:
+    """The reply to a question about the whole collection, and what to do instead (`search`: the search command,
+    "paperbot search" or "/search")."""
+    text = (
+        "That is a question about the whole collection: I answer from single abstracts, so I cannot count,"
+        " rank or average across papers."
+    )
+    if answer.topic:
+        found = f"{answer.matches}{'+' if answer.matches == COUNT_LIMIT else ''}"
+        text += f" `{search} {answer.topic}` finds {found} paper{'' if answer.matches == 1 else 's'} on it."
+    else:
+        text += f" `{search}` with a topic lists the papers on it."
+    return text
+
+
 def render_answer_text(answer: Answer) -> str:
     """Terminal form: the sentences with [n] markers, then the numbered references (and how the question was
-    read, when misspelt words were corrected)."""
+    read, when misspelt words were corrected). The third reply and the collection reply quote nothing."""
     read_as = f"\n(Read as: {answer.read_as})" if answer.read_as else ""
+    if answer.reply == "unstated" and answer.closest:
+        c = answer.closest[0]
+        year = f", {c.published.year}" if c.published else ""
+        link = f" {c.url}" if c.url else ""
+        return (
+            unstated_line(answer, f"[1] {c.title or c.paper_id}")
+            + "\nNothing in it is quoted as the answer; the full paper may say."
+            + f"\n\n[1] {c.title or c.paper_id} ({c.paper_id}{year}){link}"
+            + read_as
+        )
+    if answer.reply == "collection":
+        return collection_line(answer, "paperbot search") + read_as
     if not answer.found:
         shown = answer.question if len(answer.question) <= 200 else answer.question[:200] + "…"
         text = f"I found nothing in the corpus that answers {shown!r}."

@@ -195,7 +195,7 @@ def use_fold(fold: int | None) -> None:
 def asked_terms(question: str, form: Form | None, analyzer) -> list[str]:
     """The analyzed words of what the question asks for ("how many layers" → the term for "layers")."""
     phrase = asked_phrase(question, form)
-    phrase = re.sub(r"^(?:how (?:many|much|\w+)|the|which|what)\b", " ", phrase, flags=re.I)
+    phrase = re.sub(r"^(?:how (?:many|much|\w+)(?: it changes)?|the|which|what)\b", " ", phrase, flags=re.I)
     return analyzer(phrase)
 
 

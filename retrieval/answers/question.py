@@ -182,10 +182,21 @@ def asked_phrase(question: str, form: Form | None = None) -> str:
         head = _head(m.group(1))
         if head:
             return f"how many {head}"
+    if m := re.search(
+        r"\bhow much (?:do|does|did|can|could|will|would)\b.+? (?:improve|increase|reduce|cut|add|boost|save|"
+        r"lower|raise|help|speed up|shrink|decrease)s? (?:the )?([\w-]+(?: [\w-]+){0,2})",
+        text,
+        re.I,
+    ):
+        head = _head(m.group(1))
+        if head:
+            return f"how much it changes {head}"
     if m := re.search(r"\bhow (much|fast|large|big|long|accurate|often|far|deep|high|low)\b ?([\w-]+)?", text, re.I):
         noun = m.group(2) or ""
         head = _head(noun + text[m.end() :]) if noun and not _STOP_AT.fullmatch(noun) else ""
-        return f"how {m.group(1).lower()}" + (f" {head}" if head and m.group(1).lower() == "much" else "")
+        if not head and noun.lower() in ("a", "an"):  # "how big a perturbation …"
+            head = _head(text[m.end() :])
+        return f"how {m.group(1).lower()}" + (f" {head}" if head else "")
     if m := re.search(
         r"\bwhat (?:is |was |are |were )?(?:the )?((?:[\w-]+ ){0,3}?[\w-]+)(?: \([^)]*\))? "
         r"(?:do|does|did|is|are|was|were|can|could|would|has|have)\b",
@@ -281,3 +292,24 @@ def collection_topic(question: str) -> str:
     """The question without its collection words: the topic a search can count ("GANs", "BERT", "pruning")."""
     topic = _COLLECTION_WORDS.sub(" ", question)
     return " ".join(re.sub(r"[^\w\s+#.-]", " ", topic).split()).strip(" .-")
+
+
+_GENERIC = re.compile(
+    r"\b(?:architecture|model|models|method|methods|approach|framework|algorithm|network|networks|paper|idea|"
+    r"technique|system|thing|concept|exactly|really|actually|basically|called|known as)\b",
+    re.I,
+)
+
+
+def named_subject(question: str) -> str | None:
+    """What a "what is X" question names, without generic words ("the Perceiver architecture" → "Perceiver")."""
+    m = re.match(
+        r"^\W*(?:so,? )?(?:what(?:'s| is| are| was| were)|define|explain)\s+(?:the |a |an )?(.+?)\W*$",
+        question.strip(),
+        re.I,
+    )
+    if not m:
+        return None
+    subject = " ".join(_GENERIC.sub(" ", m.group(1)).split())
+    subject = re.split(r"[,;]| in | for | and how | used ", subject)[0].strip()
+    return subject or None
