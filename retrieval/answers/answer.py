@@ -65,6 +65,7 @@ class Citation(BaseModel):
 
 Reply = Literal["answer", "nothing", "unstated", "collection"]
 COUNT_LIMIT = 1000  # a collection question's topic: papers counted, at most
+KEYWORDS = 8  # words: a query this short is keywords, not a statement
 
 
 class Answer(BaseModel):
@@ -124,7 +125,8 @@ def decide(
     if about_collection(question):  # no single abstract answers it: never a quote
         return Decision(Verdict(probability=0.0, answer=False, related=False), None, "collection")
     question = index.respell(question)  # misspelt words corrected, as search did (retrieval/lexical/spelling.py)
-    if unknown_name(judged or question, index):
+    asking = question_form(question) is not None or len(question.split()) <= KEYWORDS
+    if asking and unknown_name(judged or question, index):  # not in statements: a TLDR may coin a name
         return Decision(Verdict(probability=0.0, answer=False, related=False), None, "nothing")
     row, terms = answerability_row(index.respell(judged or question), ranked, index, view)
     verdict = judge(row)

@@ -267,9 +267,7 @@ def judge(row: np.ndarray | None) -> Verdict:
 # A name written as a name — capitals inside a word (LoRA, ConvNeXt, PaLM) or letters and digits run together
 # (AlphaFold2, DINOv2, GPT4; not plain acronyms such as GUI or KBQA, which abstracts often spell out) — that the corpus has never seen is what the question is about, not noise: a
 # question about it cannot be answered from this corpus, however well its other words match.
-_NAME_LIKE = re.compile(
-    r"(?<![\w-])(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Za-z]{2,}\d+[A-Za-z]*|[A-Z][a-z]*[A-Z]{2,}\w*)(?![\w-])"
-)
+_NAME_LIKE = re.compile(r"(?<![\w-])(?:[A-Za-z]*[a-z][A-Z][\w-]*|[A-Za-z]{2,}\d+[A-Za-z]*)(?![\w-])")
 
 
 def unknown_name(question: str, index) -> str | None:

@@ -250,8 +250,8 @@ def states_asked(
 
     A `number` question needs a sentence with a figure, and when the question names what is measured ("how
     many layers", "what perplexity") that sentence must name at least half of it (or sit beside one that
-    does). A `which` question ("which datasets…") is answered by such a figure too, or by a sentence about
-    what it asks that names something the question does not (a capitalised name, a name with digits).
+    does). A `which` question ("which datasets…") needs a sentence about what it asks that names something
+    the question does not (a capitalised name, a name with digits; not an author in a citation).
     Other forms are left to the model's bar.
     """
     if form not in ("number", "which"):
@@ -261,12 +261,20 @@ def states_asked(
     def share(i: int) -> float:
         return len(wanted & set(sentence_terms[i])) / len(wanted) if wanted else 1.0
 
-    with_figure = [i for i, s in enumerate(sentences) if _quantities(s, question)]
-    near = {j for i in range(len(sentences)) if share(i) >= 0.5 for j in (i - 1, i, i + 1)}
-    if any(share(i) >= 0.5 or i in near for i in with_figure):
+    if form == "number":
+        with_figure = [i for i, s in enumerate(sentences) if _quantities(s, question)]
+        near = {j for i in range(len(sentences)) if share(i) >= 0.5 for j in (i - 1, i, i + 1)}
+        return any(share(i) >= 0.5 or i in near for i in with_figure)
+    if not wanted:
         return True
-    if form == "number" or not wanted:
-        return False
+    asked_words = {w.lower() for w in re.findall(r"[\w-]+", question)}
+    for i, sentence in enumerate(sentences):
+        if share(i) >= 0.5:
+            bare = re.sub(r"\([^()]*\b(?:19|20)\d\d[a-z]?\)", " ", sentence)  # citations name authors, not answers
+            names = [m.group(0) for m in _NAMED.finditer(bare) if m.start() > 0]
+            if any(n.lower() not in asked_words for n in names):
+                return True
+    return False
     asked_words = {w.lower() for w in re.findall(r"[\w-]+", question)}
     for i, sentence in enumerate(sentences):
         if share(i) >= 0.5:
