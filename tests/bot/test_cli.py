@@ -181,7 +181,7 @@ def test_eval_prints_both_retrieval_stages_and_the_evidence_figures(capsys):
     need(DATA / "scifact" / "corpus.jsonl")
     data = run_json(capsys, "eval", "retrieval", "--split", "test")
     assert data["queries"] == 300 and data["depth"] == 200
-    # floors a little under the README's figures, so a change that loses quality fails here
+    # floors a little under the figures in docs/quality.md, so a change that loses quality fails here
     assert data["bm25"]["ndcg_at_10"] >= 0.69 and data["bm25"]["recall_at_100"] >= 0.92
     assert data["reranked"]["recall_at_100"] >= 0.92
     code, out, _ = run(capsys, "eval", "evidence", "--split", "dev")

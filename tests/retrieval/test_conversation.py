@@ -29,7 +29,7 @@ def scitldr(tmp_path_factory):
 
 
 def test_follow_ups_are_answered_from_the_conversation(scitldr):
-    """The README's figure: 30 written pairs; with context the right paper is cited first (target 25 of 30)."""
+    """The figure in docs/answers.md: 30 written pairs; with context the right paper is cited first (target 25 of 30)."""
     index, store = scitldr
     in_context = alone = 0
     for pair in PAIRS:
