@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import retrieval.answers.answer as answer  # noqa: E402
-import retrieval.quality.benchmarks as benchmarks  # noqa: E402
+import retrieval.quality.benchmarks.evidence as benchmarks  # noqa: E402
 from retrieval.quality.evaluate import default_data_dir  # noqa: E402
 from retrieval.semantic.encoder import load_encoder  # noqa: E402
 

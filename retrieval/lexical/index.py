@@ -23,8 +23,9 @@ import numpy as np
 from corpus.models import Paper
 from corpus.store import Store
 from corpus.workers import die_with_parent
-from retrieval.lexical.analyzer import Analyzer, clip_query, normalise, words_of_normalised
+from retrieval.lexical.analyzer import Analyzer, clip_query
 from retrieval.lexical.bm25 import BM25Params, BM25Scorer, Postings
+from retrieval.lexical.chunks import analyze_chunk
 from retrieval.lexical.saved import (
     ARRAY_TYPES,
     IndexUnusable,
@@ -66,60 +67,10 @@ def as_doc(paper: Paper) -> IndexDoc:
     return IndexDoc(paper.id, document_text(paper), paper.year or 0)
 
 
-_WORKER_ANALYZER: Analyzer | None = None
-
-
-def _default_analyzer() -> Analyzer:
-    """One analyzer per process, so its word cache stays warm across chunks."""
-    global _WORKER_ANALYZER
-    if _WORKER_ANALYZER is None:
-        _WORKER_ANALYZER = Analyzer()
-    return _WORKER_ANALYZER
-
-
-class _ChunkIds(dict):
-    """word -> chunk-local term id (-1 for a stop word); `terms` grows as new terms appear."""
-
-    def __init__(self, analyzer: Analyzer):
-        super().__init__()
-        self.analyzer = analyzer
-        self.terms: dict[str, int] = {}
-
-    def __missing__(self, word: str | bytes) -> int:
-        term = self.analyzer.term_of(word.decode("ascii") if isinstance(word, bytes) else word)
-        value = self[word] = self.terms.setdefault(term, len(self.terms)) if term else -1
-        return value
-
-
-def _analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Analyze texts into a chunk-local vocabulary, flat local term ids and lengths (runs in a worker).
-
-    The hot loop is one dict lookup per word (word -> local term id); equivalent to
-    `analyzer(text)`, which the rank-bm25 equality tests check.
-    """
-    analyzer = analyzer or _default_analyzer()
-    table = _ChunkIds(analyzer)
-    parts: list[np.ndarray] = []
-    lengths = np.empty(len(texts), np.int64)
-    for i, text in enumerate(texts):
-        if analyzer.compounds:  # compound tokens are not single words: no word cache
-            ids = np.asarray([table.terms.setdefault(t, len(table.terms)) for t in analyzer(text)], np.int64)
-            lengths[i] = len(ids)
-            parts.append(ids)
-            continue
-        words = words_of_normalised(normalise(text))  # == analyzer.words(text), faster for ASCII
-        ids = np.fromiter(map(table.__getitem__, words), np.int64, len(words))
-        ids = ids[ids >= 0]
-        lengths[i] = len(ids)
-        parts.append(ids)
-    flat = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return list(table.terms), flat, lengths
-
-
 def analyzed_chunks(
     docs: Iterable[IndexDoc], analyzer: Analyzer, workers: int
 ) -> Iterator[tuple[list[IndexDoc], tuple[list[str], np.ndarray, np.ndarray]]]:
-    """The documents in chunks of CHUNK, each with `_analyze_chunk`'s result, in order.
+    """The documents in chunks of CHUNK, each with `analyze_chunk`'s result, in order.
 
     With workers, chunks are analyzed in that many processes; at most `workers` + 1 chunks are
     in flight, so the texts held at once stay bounded whatever the corpus size.
@@ -128,12 +79,12 @@ def analyzed_chunks(
     chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
     if workers <= 1 or analyzer.config() != Analyzer().config():  # workers use the default analyzer
         for batch in chunks:
-            yield batch, _analyze_chunk([doc.text for doc in batch], analyzer)
+            yield batch, analyze_chunk([doc.text for doc in batch], analyzer)
         return
     with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         pending = []
         for batch in chunks:
-            pending.append((batch, pool.submit(_analyze_chunk, [doc.text for doc in batch])))
+            pending.append((batch, pool.submit(analyze_chunk, [doc.text for doc in batch])))
             if len(pending) > workers:
                 done_batch, future = pending.pop(0)
                 yield done_batch, future.result()
