@@ -122,7 +122,20 @@ def test_console_script_help():
 
 def test_ask_json_contract_and_batch(capsys, home, tmp_path):
     data = run_json(capsys, "ask", "how do you train transformers without normalisation?", "--home", str(home))
-    assert set(data) == {"question", "found", "answer", "citations", "closest", "confidence", "read_as"}
+    assert set(data) == {
+        "question",
+        "found",
+        "reply",
+        "answer",
+        "citations",
+        "closest",
+        "confidence",
+        "read_as",
+        "unstated",
+        "topic",
+        "matches",
+    }
+    assert data["reply"] == "answer"
     assert data["found"] and data["read_as"] is None  # nothing misspelt
     assert set(data["answer"][0]) == {"text", "citation"}
     assert set(data["citations"][0]) == {"n", "paper_id", "title", "url", "published", "score"}
