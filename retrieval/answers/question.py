@@ -225,55 +225,45 @@ def asked_phrase(question: str, form: Form | None = None) -> str:
 
 # ---------------------------------------------------------------------------- questions about the collection
 
-_SCOPE = (
-    r"(?:(?:these|the|all(?: (?:the|these))?|our|this|your|every|each) (?:papers|abstracts|articles|works|"
-    r"collection|corpus|dataset of papers|set of papers|set|library|database)|(?:in|across|over|among|within|from) "
-    r"(?:the |this |these |your |our |all (?:the |these )?)?(?:corpus|collection|set|library|database|papers|"
-    r"abstracts|dataset)\b)"
+_PAPERS = r"(?:papers|abstracts|articles|works|entries|publications|documents)"  # plural: "the paper" is one
+_SCOPE = re.compile(
+    r"\b(?:(?:these|the|all(?: (?:the|these|of the|of these))?|our|this|your|every|each|most(?: of the)?|"
+    r"many|which|what) " + _PAPERS + r"\b|"
+    r"(?:in|across|over|among|within|from|of) (?:the |this |these |your |our |all (?:the |these )?)?"
+    r"(?:corpus|collection|library|database|dataset of papers|set of papers|" + _PAPERS + r"\b)|"
+    r"(?:in|across|over|among|within|from|of) (?:this|the|our|your|these) set\b|"
+    r"(?:across|among|over|of|in) (?:all |both )?(?:the |these |those )?(?:[\w-]+ ){1,3}" + _PAPERS + r"\b|"
+    r"(?:every|each|all(?: the)?) (?:[\w-]+ ){0,3}(?:paper|abstract)s?\b|"
+    r"(?:papers?|abstracts?) (?:here|in here|so far|you have|you know)\b|(?:corpus|collection|library)\b)",
+    re.I,
+)
+_AGGREGATE = re.compile(
+    r"\b(?:how many|number of|count|counts|percent(?:age)?|%|proportion|share|fraction|ratio of|majority|most|"
+    r"least|fewest|more|fewer|typical(?:ly)?|average|mean|median|total|overall|trends?|trended|changed|evolved|"
+    r"over the years|over time|distribution|list (?:all|every|each)|sort|rank|order by|top \d+|frequent(?:ly)?|"
+    r"common(?:est)?|popular|largest|highest|lowest|smallest|biggest|best|worst)\b",
+    re.I,
 )
 _COLLECTION = (
-    re.compile(r"\bhow many (?:of (?:these|the|your) )?(?:papers|abstracts|articles|works|authors|entries)\b", re.I),
-    re.compile(
-        r"\b(?:what|which) (?:fraction|share|percentage|proportion|portion|number) of (?:the |these |all )?"
-        r"(?:papers|abstracts|articles|works)\b",
-        re.I,
-    ),
-    re.compile(r"\b(?:most|least) (?:common|popular|frequent|often|used|cited|studied|reported)\b.*" + _SCOPE, re.I),
-    re.compile(_SCOPE + r".*\b(?:most|least) (?:common|popular|frequent|often|used|cited|studied)\b", re.I),
+    re.compile(r"\bhow many (?:of (?:these|the|your|our) )?" + _PAPERS + r"\b", re.I),
+    re.compile(r"\b(?:count|list|enumerate|tally|sort|rank) (?:all |every |each |the )?" + _PAPERS + r"\b", re.I),
+    re.compile(r"\b(?:most|least) cited\b", re.I),
+    re.compile(r"\btop \d+ (?:topics|papers|methods|datasets|authors|themes|keywords)\b", re.I),
     re.compile(r"\b(?:show|shows|appear|appears|turn|turns) up (?:the )?most\b", re.I),
-    re.compile(r"\bmost cited\b", re.I),
     re.compile(
         r"\b(?:which|what) (?:author|institution|lab|group|university|company|year|venue|conference|month)s? "
         r"(?:has|have|had|published|wrote|contributed|appears?)\b.*\b(?:most|more|fewest|least)\b",
         re.I,
     ),
-    re.compile(r"\b(?:which|what) (?:year|author|institution|venue)s? (?:has|have) the (?:most|fewest)\b", re.I),
-    re.compile(r"\b(?:average|mean|median|typical|total|overall)\b.*" + _SCOPE, re.I),
-    re.compile(r"\b(?:average|mean|median)\b [\w-]+(?: [\w-]+)? (?:reported )?across\b", re.I),
-    re.compile(
-        r"\b(?:rank|sort|order|list|count|enumerate|tally) (?:all|every|each|the)\b.*\b(?:papers?|abstracts?|"
-        r"works?|methods?|models?)\b",
-        re.I,
-    ),
-    re.compile(r"\btop \d+ (?:topics|papers|methods|datasets|authors|themes|keywords)\b", re.I),
     re.compile(r"\b(?:more|fewer) [\w-]+ (?:papers|abstracts|works) (?:or|than)\b", re.I),
-    re.compile(r"\b(?:trend|trends|trended|changed|evolved|over the years|over time)\b.*" + _SCOPE, re.I),
-    re.compile(
-        r"\b(?:which|what) (?:paper|work|method|model) (?:in|across|of) (?:the|this|these|your) "
-        r"(?:corpus|collection|set|papers|library|database)\b.*\b(?:highest|lowest|best|worst|most|largest|"
-        r"smallest|fastest)\b",
-        re.I,
-    ),
-    re.compile(
-        r"\b(?:workshop papers?|main conference|accepted papers?|rejected papers?)\b.*\b(?:vs|versus|or|how many)\b",
-        re.I,
-    ),
 )
 
 
 def about_collection(question: str) -> bool:
     """Whether the question is about the whole collection (counts, "most common", averages, rankings, trends)."""
-    return any(pattern.search(question) for pattern in _COLLECTION)
+    if any(pattern.search(question) for pattern in _COLLECTION):
+        return True
+    return bool(_SCOPE.search(question) and _AGGREGATE.search(question))
 
 
 _COLLECTION_WORDS = re.compile(
@@ -283,15 +273,26 @@ _COLLECTION_WORDS = re.compile(
     r"average|mean|median|typical|total|overall|rank|sort|order|list|count|enumerate|tally|top \d+|topics?|trend\w*|"
     r"changed|evolved|years?|time|are|is|were|was|do|does|did|there|more|fewer|than|or|vs|versus|about|shows? up|"
     r"appears?|turns? up|has|have|had|by|release|releases|their|use|uses|using|propose|proposes|a|an|new|report|"
-    r"reports|results? on|in here|so far|our|your|you|me|tell|give|show)\b",
+    r"reports|results? on|in here|so far|our|your|you|me|tell|give|show|that|which|who|whose|contributed|"
+    r"contribute|interest|share|proportion|majority|median|sort|rank|order|ordered|sorted|ranked|publication|"
+    r"published|per|paper|abstract|article|entries|publications|documents|highest|lowest|largest|smallest|best|"
+    r"worst|biggest|percent|frequently|frequent|appears?|shows?|mention|mentions|mentioned|works|both|those|"
+    r"has|get|gets|venue|venues|institution|institutions|author|authors|year|years|topics?|how|did|been|"
+    r"library|database|distribution|any|some|it|its|there)\b",
     re.I,
 )
 
 
 def collection_topic(question: str) -> str:
     """The question without its collection words: the topic a search can count ("GANs", "BERT", "pruning")."""
-    topic = _COLLECTION_WORDS.sub(" ", question)
-    return " ".join(re.sub(r"[^\w\s+#.-]", " ", topic).split()).strip(" .-")
+    topic = _COLLECTION_WORDS.sub(" ", re.sub(r"'s\b", " ", question))
+    words = re.sub(r"[^\w\s+#.-]", " ", topic).split()
+    edges = {"to", "on", "of", "about", "in", "for", "with", "by", "and", "or", "vs", "from", "at"}
+    while words and words[0].lower() in edges:
+        words.pop(0)
+    while words and words[-1].lower() in edges:
+        words.pop()
+    return " ".join(words).strip(" .-")
 
 
 _GENERIC = re.compile(
