@@ -196,7 +196,11 @@ def asked_phrase(question: str, form: Form | None = None) -> str:
         head = _head(noun + text[m.end() :]) if noun and not _STOP_AT.fullmatch(noun) else ""
         if not head and noun.lower() in ("a", "an"):  # "how big a perturbation …"
             head = _head(text[m.end() :])
-        return f"how {m.group(1).lower()}" + (f" {head}" if head else "")
+            head = f"{noun.lower()} {head}" if head else ""
+        how = m.group(1).lower()
+        if head:
+            return f"how {how} {head}"
+        return {"long": "how long it takes", "much": "the figure asked for"}.get(how, f"how {how} it is")
     if m := re.search(
         r"\bwhat (?:is |was |are |were )?(?:the )?((?:[\w-]+ ){0,3}?[\w-]+)(?: \([^)]*\))? "
         r"(?:do|does|did|is|are|was|were|can|could|would|has|have)\b",
