@@ -7,9 +7,9 @@ papers through the product's own path (`answer_from_ranked`), and the table coun
 is the first cited paper the one asked about, does the quote hold the asked fact, is an unanswerable
 question kept from being answered with a quote.
 
-The shipped models were fitted with this set in five folds by paper (its `fold` field): `models` lets a
-caller answer each fold with models fitted without it, which is how the figures in docs/quality.md are made
-out of fold (training/train_answerability.py --natural-oof).
+The pinpoint model (retrieval/answers/pinpoint.py) was fitted on this set by its five folds by paper (its
+`fold` field), and its file keeps each fold's model: `eval_natural` answers each fold with the model fitted
+without it, so every figure is out of fold. The answer-or-abstain models never saw these questions.
 """
 
 from __future__ import annotations
@@ -144,8 +144,15 @@ def score(results: list[tuple[dict, object, str | None]], semantic_status: str =
 
 
 def eval_natural(data_dir: Path, semantic: bool = False) -> NaturalReport:
+    """The table, out of fold: each fold's questions answered with the pinpoint model fitted without that fold."""
+    from retrieval.answers import pinpoint
+
     corpora = AnswerabilityCorpora(data_dir, semantic)
-    return score(answer_natural(data_dir, semantic, corpora=corpora), corpora.status)
+    try:
+        results = answer_natural(data_dir, semantic, models=pinpoint.use_fold, corpora=corpora)
+    finally:
+        pinpoint.use_fold(None)
+    return score(results, corpora.status)
 
 
 def table(report: NaturalReport) -> str:
@@ -156,7 +163,11 @@ def table(report: NaturalReport) -> str:
         ("- `how` questions: the asked fact", report.how_holds_fact),
         ("answerable wrongly refused or given the third reply", report.refused),
         ("`missing-detail`: third reply or nothing found", report.missing_detail_third_reply),
-        *((f"`{kind}`: not answered with a quote", report.unanswerable_kept[kind]) for kind in KINDS),
+        *(
+            (f"`{kind}`: not answered with a quote", report.unanswerable_kept[kind])
+            for kind in KINDS
+            if kind != "missing-detail"
+        ),
         ("search hit@1", report.search_hit_at_1),
     ]
     lines = ["| figure | value |", "| --- | --- |"] + [f"| {name} | {count} |" for name, count in rows]
