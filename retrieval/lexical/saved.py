@@ -1,23 +1,26 @@
-"""The index on disk: versions under one folder, the `CURRENT` pointer, and reading a version's arrays back.
+"""The index on disk: versions under one folder, the `CURRENT` pointer, the lock, and reading a version back.
 
 A writer publishes a complete version folder and then moves the pointer, under the lock;
-readers resolve `CURRENT` and read that version, so a reader never sees half a save.
+readers resolve `CURRENT` and read that version without any lock, so a reader never sees
+half a save and never waits for one. Only catching up and saving take the lock
+(`index_lock`), and a reader may try it without waiting (retrieval/lexical/sync.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from corpus.home import file_lock
 from retrieval.lexical.bm25 import Postings
 
 
@@ -48,7 +51,7 @@ def publish(folder: Path, seq: int, content: Callable[[Path], None] | Path, repl
     folder = Path(folder)
     prepared = content if isinstance(content, Path) else None
     try:
-        with file_lock(lock_path(folder)):
+        with index_lock(folder):  # at once when this thread holds it already (sync.py catching up under it)
             folder.mkdir(parents=True, exist_ok=True)
             current = current_version(folder)
             on_disk = _saved_seq(current) if current else None
@@ -87,6 +90,41 @@ def publish(folder: Path, seq: int, content: Callable[[Path], None] | Path, repl
 def lock_path(folder: Path) -> Path:
     """The lock file beside the index folder (outside it, so deleting the folder to re-index keeps it)."""
     return folder.parent / f".{folder.name}.lock"
+
+
+_held = threading.local()  # .paths: the lock files this thread holds (flock would deadlock on a second open)
+
+
+@contextlib.contextmanager
+def index_lock(folder: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold the index folder's inter-process lock (flock) for the block: True once held.
+
+    With `wait` False, yields False at once when another process holds it (the caller goes on
+    without it). Held already by this thread: True at once. flock locks die with their process,
+    so a kill -9 never leaves one behind. Raises OSError when the lock file cannot be opened.
+    """
+    path = os.path.abspath(lock_path(Path(folder)))
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if path in held:
+        yield True
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY)  # flock needs no write access to an existing file
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        held.add(path)
+        try:
+            yield True
+        finally:
+            held.discard(path)
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def current_version(folder: Path) -> Path | None:

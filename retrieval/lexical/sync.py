@@ -1,13 +1,18 @@
 """The index kept in step with the store: open (load, catch up, save), follow, and rebuild on disk.
 
-`open_index` is the only entry point the bot and CLI need: it loads the saved index,
-applies whatever the store changed since (new papers, replaced versions) without a
-rebuild, and saves the result, so the index is never stale.
+`open_index` is the only entry point the bot and CLI need. A reader that finds the saved version at the
+store's change counter opens it and goes, without any lock. Only catching up and saving take the lock
+(`saved.index_lock`): a reader that finds it held (another process saving after an ingest) does not wait
+but answers from the version it loaded, saying so in one line; a writer (`sync_saved`, after a command
+stored papers) waits for it. Whoever holds the lock catches the index up with the store and saves it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import logging
+import os
 from pathlib import Path
 
 from corpus.store import Store
@@ -15,8 +20,8 @@ from retrieval.lexical import index as lexical_index
 from retrieval.lexical.analyzer import Analyzer
 from retrieval.lexical.bm25 import BM25Params
 from retrieval.lexical.build import build_saved
-from retrieval.lexical.index import INDEX_DIR, SearchIndex, _stream_rows, index_config, save_quietly
-from retrieval.lexical.saved import IndexUnusable, _saved_meta, current_version
+from retrieval.lexical.index import INDEX_DIR, SearchIndex, _stream_rows, index_config
+from retrieval.lexical.saved import IndexUnusable, _saved_meta, _saved_seq, current_version, index_lock
 
 log = logging.getLogger("paperbot.index")
 
@@ -34,30 +39,47 @@ def _out_of_step(index: SearchIndex, store: Store, folder: Path) -> str | None:
             continue
         if seq == index.seq and count == len(index):
             return None
-        return f"{folder}: index at change {index.seq} with {len(index)} papers, the store at change {seq} with {count}"
+        return _mismatch(index, folder, seq, count)
     return None  # the store keeps changing under us; what we have is consistent up to index.seq
 
 
+def _mismatch(index: SearchIndex, folder: Path, seq: int, count: int) -> str:
+    return f"{folder}: index at change {index.seq} with {len(index)} papers, the store at change {seq} with {count}"
+
+
 def open_index(
-    home: Path, store: Store, analyzer: Analyzer | None = None, params: BM25Params | None = None, workers: int = 1
+    home: Path,
+    store: Store,
+    analyzer: Analyzer | None = None,
+    params: BM25Params | None = None,
+    workers: int = 1,
+    wait: bool = False,
 ) -> SearchIndex:
     """Load the home's index and bring it up to the store's state, building it if needed.
 
+    A saved version at the store's change counter is used as it is, without the lock. One behind
+    the store is caught up and saved under the lock; with `wait` False (a reader) and the lock held
+    by another process, it is used as loaded, with one warning, rather than waiting.
     A damaged, foreign or mismatched index is rebuilt from the store with one warning; a
     save that fails leaves the index in memory with one warning. Neither fails the caller.
     """
     folder = Path(home) / INDEX_DIR
+    _clear_the_way(folder)
     problem = None
     try:
         index = SearchIndex.load_checked(folder, analyzer, params)
     except IndexUnusable as exc:
         index, problem = None, str(exc)
     if index is not None:
-        problem = _out_of_step(index, store, folder)
-        if problem is None:
-            save_quietly(index, folder)
-            return index
-        index = None
+        seq, count = store.state()
+        if seq == index.seq and count == len(index):
+            return index  # fresh: nothing to catch up, nothing to save, no lock
+        if seq < index.seq:
+            problem = _mismatch(index, folder, seq, count)
+        else:
+            index, problem = _catch_up_saved(index, store, folder, analyzer, params, wait)
+            if index is not None:
+                return index
     if problem:
         log.warning("index %s; rebuilding it from the store", problem)
     if _rebuild_saved(folder, store, analyzer, params, workers):
@@ -70,8 +92,117 @@ def open_index(
     seen = [current]
     index = SearchIndex.build(_stream_rows(store, 0, seen), analyzer, params, seq=current, workers=workers)
     index.seq = seen[0]
-    save_quietly(index, folder, replace=True)
+    save_quietly(index, folder, replace=True, wait=wait)
     return index
+
+
+def _catch_up_saved(
+    index: SearchIndex,
+    store: Store,
+    folder: Path,
+    analyzer: Analyzer | None,
+    params: BM25Params | None,
+    wait: bool,
+) -> tuple[SearchIndex | None, str | None]:
+    """The loaded index (behind the store) caught up and saved under the lock: (index, None), or (None, why not).
+
+    Without `wait`, a lock held by another process means (index as loaded, None), said once: that
+    process is saving a newer version, which the next command opens.
+    """
+    try:
+        with index_lock(folder, wait) as held:
+            if not held:
+                behind = store.changed_since(index.seq)
+                log.warning(
+                    "index %s: another paperbot process is saving it; answering from the saved version"
+                    " (change %d, %d papers) without the %d papers changed since, rather than wait",
+                    folder,
+                    index.seq,
+                    len(index),
+                    behind,
+                )
+                return index, None
+            version = current_version(folder)
+            newer = _saved_seq(version) if version is not None else None
+            if newer is not None and newer > index.seq:  # saved by another process while this one loaded
+                index = SearchIndex.load(folder, analyzer, params) or index
+            problem = _out_of_step(index, store, folder)
+            if problem is None:
+                save_quietly(index, folder)  # the lock is this thread's: publish does not wait for it
+            return (None, problem) if problem else (index, None)
+    except OSError as exc:  # the lock file cannot be made (a read-only home): catch up in memory
+        problem = _out_of_step(index, store, folder)
+        if problem is None:
+            _warn_unsaved(folder, exc)
+        return (None, problem) if problem else (index, None)
+
+
+def _clear_the_way(folder: Path) -> None:
+    """A file where the index folder belongs (a mistake, a bad restore) is moved aside, so the index can be saved.
+
+    It holds nothing paperbot needs (the index is made from the store): renamed, not deleted, and said once.
+    When it cannot be moved, saving fails later with a line that says to remove it.
+    """
+    if folder.is_dir() or not (folder.exists() or folder.is_symlink()):
+        return
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = folder.with_name(f"{folder.name}.not-a-folder-{stamp}-{os.getpid()}")
+    try:
+        os.rename(folder, aside)
+    except OSError:
+        return
+    log.warning(
+        "index %s was a file, not a folder: moved it to %s (paperbot does not need it; delete it when you like)"
+        " and rebuilding the index from the store",
+        folder,
+        aside.name,
+    )
+
+
+_save_warned: set[Path] = set()
+
+
+def save_quietly(index: SearchIndex, folder: Path, replace: bool = False, wait: bool = False) -> bool:
+    """Save, or carry on with the index in memory: False when not saved (one warning per folder says why).
+
+    Nothing is lost when a save fails (the store has every paper), so it must not fail the command.
+    Without `wait`, a lock held by another process means no save this time (that process is saving
+    one; the next reader catches up the rest), without a warning: the bot's engine saves this way,
+    under its own lock, and must not stall its threads. A caller holding the lock saves at once.
+    """
+    try:
+        with index_lock(folder, wait) as held:
+            if not held:
+                log.info("index %s: not saved this time (another process is saving it)", folder)
+                return False
+            return index.save(folder, replace)
+    except OSError as exc:
+        _warn_unsaved(folder, exc)
+        return False
+
+
+def _warn_unsaved(folder: Path, exc: OSError) -> None:
+    """One line per folder: why the index was not saved and what would let it be (never "next time" alone)."""
+    key = Path(folder).resolve()
+    if key in _save_warned:
+        return
+    _save_warned.add(key)
+    if folder.exists() and not folder.is_dir():
+        fix = f"remove the file {folder} (it holds no papers)"
+    elif exc.errno == errno.ENOSPC:
+        fix = "free some disk space"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"give this user write access to {folder.parent} and {folder}"
+    else:
+        fix = f"fix what stops it ({exc.strerror or exc})"
+    reason = exc.strerror or str(exc)
+    log.warning(
+        "index %s: not saved (%s); answering from the index in memory. %s: until it can be saved,"
+        " every command catches it up from the store again",
+        folder,
+        reason,
+        fix[0].upper() + fix[1:],
+    )
 
 
 def follow(index: SearchIndex, store: Store, folder: Path | None = None) -> tuple[SearchIndex, int]:
@@ -127,6 +258,7 @@ def sync_saved(
     says so once and rebuilds.
     """
     folder = Path(home) / INDEX_DIR
+    _clear_the_way(folder)
     analyzer, params = analyzer or Analyzer(), params or BM25Params()
     version = current_version(folder)
     if version is None and not (folder / "meta.json").exists():
@@ -136,9 +268,9 @@ def sync_saved(
         usable = meta is not None and all(meta.get(k) == v for k, v in index_config(analyzer, params).items())
         seq, papers = (meta.get("seq"), meta.get("papers")) if meta else (None, None)
         if not usable or not isinstance(seq, int) or not isinstance(papers, int) or seq > store.sequence:
-            return open_index(home, store, analyzer, params, workers)
+            return open_index(home, store, analyzer, params, workers, wait=True)
         big = store.changed_since(seq) * 2 >= max(papers, lexical_index.CHUNK)
     # not `replace`: if another process saved a newer index meanwhile, that one stays
     if big and _rebuild_saved(folder, store, analyzer, params, workers, replace=False):
         return None
-    return open_index(home, store, analyzer, params, workers)
+    return open_index(home, store, analyzer, params, workers, wait=True)

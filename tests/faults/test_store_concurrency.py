@@ -116,7 +116,9 @@ def test_searches_during_ingests_never_fail(home: Path, tmp_path: Path):
         assert time.monotonic() < deadline
         result = cli(home, "search", "probe of concurrent ingest", "--k", "3")
         assert result.returncode == 0, result.stderr
-        assert result.stderr == "", result.stderr  # no warning: the index was never seen half-written
+        # no warning but this one: a reader never waits for a saving writer, it answers from the version it has
+        said = [line for line in result.stderr.splitlines() if "another paperbot process is saving it" not in line]
+        assert said == [], result.stderr  # never a half-written index
         searches += 1
     for process in writers:
         out, err = process.communicate(timeout=60)
