@@ -27,6 +27,11 @@ _FORMS: tuple[tuple[Form, re.Pattern[str]], ...] = (
             _LEAD + r"(?:which|what) (?:paper|papers|work|article|study|method|model|approach|technique|system)s? "
             r"(?:introduc|propos|present|show|use|describ|find|found|argu|report|demonstrat|did|does|do|is|was|has|can)|"
             + _LEAD
+            + r"(?:which|what) (?:[\w-]+ ){0,3}?(?:framework|algorithm|architecture|optimi[sz]er|scheme|estimator|"
+            r"method|model|approach|technique)s? (?:has|have|is|was|can|could|lets?|allows?|makes?|gives?|learns?|"
+            r"handles?|works?|beats?|outperforms?|combines?|treats?|unifies|covers?|generali[sz]es|introduc\w*|"
+            r"propos\w*)\b|"
+            + _LEAD
             + r"(?:is there|are there|any|anyone (?:using|tried|doing)|has anyone|was there|know (?:of )?any|"
             r"looking for|paper (?:on|about|that)|papers? (?:on|about|that))\b",
             re.I,
