@@ -6,7 +6,9 @@ arrays), so it fails exactly when `serve` would fail to start and passes, with a
 warning, when `serve` would repair things itself (a missing, damaged or out-of-step
 index is rebuilt or caught up from the store at start; a brand-new home is created).
 It writes nothing: its one write is inside a transaction that is rolled back, so it
-is safe to run beside a live bot.
+is safe to run beside a live bot. The store must pass SQLite's `quick_check`, as every write
+path and `serve` require (it says how long that took); `--deep` runs `integrity_check` and
+reads every record back instead (a byte flipped inside a record's text passes SQLite's checks).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ class CheckReport(BaseModel):
         return not self.problems
 
 
-def run_checks(home: Path, settings: Settings | None = None, need_token: bool = True) -> CheckReport:
+def run_checks(
+    home: Path, settings: Settings | None = None, need_token: bool = True, deep: bool = False
+) -> CheckReport:
     ok: list[str] = []
     problems: list[str] = []
     warnings: list[str] = []
@@ -51,7 +55,7 @@ def run_checks(home: Path, settings: Settings | None = None, need_token: bool = 
         except ValueError as exc:
             problems.append(f"token: {exc}")
     _check_models(ok, problems)
-    _check_home(Path(home), ok, problems, warnings)
+    _check_home(Path(home), ok, problems, warnings, deep)
     return CheckReport(ok=ok, problems=problems, warnings=warnings)
 
 
@@ -65,7 +69,7 @@ def _check_models(ok: list[str], problems: list[str]) -> None:
         problems.append(f"{exc}; serve refuses to start")
 
 
-def _check_home(home: Path, ok: list[str], problems: list[str], warnings: list[str]) -> None:
+def _check_home(home: Path, ok: list[str], problems: list[str], warnings: list[str], deep: bool = False) -> None:
     store_path = home / STORE_FILE
     if home.exists() and not home.is_dir():
         problems.append(f"home {home}: is a file, not a folder; point --home (or PAPERBOT_HOME) at a folder")
@@ -97,16 +101,18 @@ def _check_home(home: Path, ok: list[str], problems: list[str], warnings: list[s
         problems.append(f"store {exc}")
         return
     try:
-        _check_store(store, ok, problems, warnings)
+        _check_store(store, ok, problems, warnings, deep)
         if not problems:
             _check_index(home, store, ok, warnings)
     finally:
         store.close()
 
 
-def _check_store(store: Store, ok: list[str], problems: list[str], warnings: list[str]) -> None:
+def _check_store(store: Store, ok: list[str], problems: list[str], warnings: list[str], deep: bool) -> None:
     try:
-        store.check()
+        seconds = store.check(deep)
+        what = "integrity_check, and every record reads back as stored" if deep else "quick_check"
+        ok.append(f"store passes SQLite's {what} ({seconds:.1f} s)")
         seq, count = store.state()
         if store.get_meta("seeded") is None and used_home(store.path.parent):
             problems.append(
@@ -128,6 +134,12 @@ def _check_index(home: Path, store: Store, ok: list[str], warnings: list[str]) -
     """Load the index arrays as serve does and compare them with the store (count and change counter)."""
     folder = home / INDEX_DIR
     seq, count = store.state()
+    if folder.exists() and not folder.is_dir():
+        warnings.append(
+            f"index {folder}: a file, not a folder; serve moves it aside and builds the index from the store"
+            f" at start ({count} papers)"
+        )
+        return
     try:
         index = SearchIndex.load_checked(folder, mmap=True)
     except IndexUnusable as exc:

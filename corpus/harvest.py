@@ -106,6 +106,7 @@ def harvest(
     are OAI-PMH `from`/`until` days (of the record's last change). Without `start`, a set
     harvested before continues from the day its last finished run began.
     """
+    store.ensure_sound()  # a damaged store is refused before anything is fetched (StoreDamaged says what to do)
     base_url = base_url or oai_url()
     wanted = set(categories or [])
     state = load_state(store, set_spec)

@@ -21,7 +21,8 @@ def cmd_check(args: argparse.Namespace, ctx: Context | None) -> int:
         else:
             print(f"problem: {exc}")
         return 1
-    report = run_checks(checked_home(resolve_home(args.home or settings.home)), settings, need_token=not args.no_token)
+    home = checked_home(resolve_home(args.home or settings.home))
+    report = run_checks(home, settings, need_token=not args.no_token, deep=args.deep)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -111,6 +112,9 @@ def _reaching_discord(run) -> int:
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser("check", parents=[common], help="health check: settings, store, index, token")
     check.add_argument("--no-token", action="store_true", help="do not require DISCORD_TOKEN (CLI-only installs)")
+    check.add_argument(
+        "--deep", action="store_true", help="SQLite's integrity_check and every record read back (slower)"
+    )
     check.set_defaults(handler=cmd_check)
 
     serve = commands.add_parser("serve", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")

@@ -12,7 +12,7 @@ workers for a big input), and `errors.py` holds the one-line errors of them all.
 
 from __future__ import annotations
 
-from corpus.store.errors import RecordsRejected, StoreBusy, StoreError, store_error
+from corpus.store.errors import RecordsRejected, StoreBusy, StoreDamaged, StoreError, store_error
 from corpus.store.file import SCHEMA
 from corpus.store.reading import CorpusStats
 from corpus.store.writing import MERGE_CACHE_KIB, STAGE_CACHE_KIB, IngestReport, StoreWriter
@@ -26,6 +26,7 @@ __all__ = [
     "RecordsRejected",
     "Store",
     "StoreBusy",
+    "StoreDamaged",
     "StoreError",
     "store_error",
 ]

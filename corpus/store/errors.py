@@ -24,6 +24,24 @@ class StoreError(Exception):
     """The store file cannot be opened, read or written: one line naming the file and what to do."""
 
 
+class StoreDamaged(StoreError):
+    """The file fails SQLite's check, or a stored record cannot be read back: nothing is written into it."""
+
+
+DAMAGED_ADVICE = (
+    "restore papers.sqlite3 from a backup (docs/operations.md, Backup / restore), and run `paperbot check --deep`"
+    " to see what is damaged"
+)
+
+
+def damaged(path: Path, detail: str) -> StoreDamaged:
+    """The one line for a damaged store: what is wrong (in short, so the advice is never cut off), then what to do."""
+    if "could not decode" in detail.lower():  # SQLite's message quotes the record: a page of it
+        detail = "a stored record is not valid UTF-8 text"
+    detail = detail if len(detail) <= 160 else detail[:160] + "…"
+    return StoreDamaged(f"{path}: the paper store is damaged ({detail}); {DAMAGED_ADVICE}")
+
+
 class StoreBusy(StoreError):
     """Another process held the write lock longer than this connection waits (its `timeout`).
 
@@ -45,9 +63,8 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
         )
     if "full" in lowered:
         return StoreError(f"{path}: {text}; free some disk space and run the command again (nothing was lost)")
+    if "could not decode" in lowered or "malformed" in lowered or "not a database" in lowered:
+        return damaged(path, text)
     if isinstance(exc, sqlite3.OperationalError | OSError):
         return StoreError(f"{path}: cannot use the paper store ({text}); check the file and its folder")
-    return StoreError(
-        f"{path}: the paper store is damaged ({text}); restore the home from a backup (README, Operations),"
-        " or move the file aside to start afresh"
-    )
+    return damaged(path, text)

@@ -73,8 +73,10 @@ class StoreWriter(StoreReader):
         sentences: most of the time) in that many forked processes while this one stores.
         The merge takes the write lock first (BEGIN IMMEDIATE) and reads the sequence inside
         it, so two writers never hand out the same numbers (the index's catch-up relies on
-        that) and never both insert one id.
+        that) and never both insert one id. A file that fails SQLite's `quick_check` is refused
+        (StoreDamaged) before the input is read.
         """
+        self.ensure_sound()  # never write into a damaged file: StoreDamaged says what to do
         report = IngestReport()
         problems: list[Problem] = []
         self._db.execute(_RAW_DIGESTS)
