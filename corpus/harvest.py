@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from corpus.feeds import USER_AGENT, oai_url
-from corpus.formats.oaipmh import OaiError, Page, oai_records
+from corpus.formats.oaipmh import NotRecords, OaiError, Page, oai_records
 from corpus.models import Paper, Problem, RecordError
 from corpus.store import Store
 
@@ -146,7 +146,10 @@ def harvest(
             elif exc.code == "badResumptionToken" and state.token and not expired_restart_done:
                 log.warning("the saved resumption token expired; starting the harvest over from %s", state.start)
                 expired_restart_done = report.restarted = True
-                state.token, state.cursor = None, 0
+                # the counters describe the run that finishes: the list is read again from its first page
+                state.token, state.cursor, state.complete_size = None, 0, None
+                state.pages = state.seen = state.kept = 0
+                report.pages = report.seen = report.kept = 0
                 continue
             else:
                 _save(store, state)
@@ -187,45 +190,80 @@ def _save(store: Store, state: HarvestState) -> None:
 def _fetch_page(
     url: str, set_spec: str, *, retries: int, timeout: float, sleep: Callable[[float], None], delay: float
 ) -> tuple[list[Paper], Page]:
-    """One page, parsed; retried on 503/5xx (waiting Retry-After), network errors and a page cut short."""
-    last = ""
+    """One page, parsed; retried with backoff on 503/5xx (waiting Retry-After), network errors, a page cut short,
+    and a page that is not OAI-PMH at all (a proxy's or the server's HTML error page, sent with HTTP 200)."""
+    failures: list[str] = []
     for attempt in range(retries + 1):
         wait = max(delay, 2.0**attempt)
         try:
             request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 body = response.read()
+                kind = response.headers.get_content_type()
         except urllib.error.HTTPError as exc:
             if exc.code not in {429, 500, 502, 503, 504}:
                 raise HarvestError(f"{url}: HTTP {exc.code} {exc.reason}") from None
             wait = max(wait, _retry_after(exc.headers.get("Retry-After")))
-            last = f"HTTP {exc.code}"
+            failures.append(f"HTTP {exc.code}")
             log.info("arXiv answered %s; waiting %.0f s", exc.code, wait)
             sleep(wait)
             continue
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
+            failures.append(f"{type(exc).__name__}: {exc}")
             sleep(wait)
             continue
         page = Page()
         papers: list[Paper] = []
         problems: list[Problem] = []
-        for item in oai_records(io.BytesIO(body), f"arXiv harvest {set_spec}", page):
-            if isinstance(item, Problem):
-                problems.append(item)
-                continue
-            try:
-                papers.append(item.build())
-            except RecordError as exc:
-                problems.extend(exc.problems)
+        try:
+            for item in oai_records(io.BytesIO(body), f"arXiv harvest {set_spec}", page):
+                if isinstance(item, Problem):
+                    problems.append(item)
+                    continue
+                try:
+                    papers.append(item.build())
+                except RecordError as exc:
+                    problems.extend(exc.problems)
+        except NotRecords:  # well-formed, but no OAI-PMH ListRecords: an XHTML error page, say
+            problems = [Problem("1", "xml", "not an OAI-PMH response")]
         if any(p.field == "xml" for p in problems):
-            last = problems[0].message
+            failures.append(_not_a_page(body, kind, problems[0].message))
+            log.info("the page is not a whole OAI-PMH response (%s); asking for it again in %.0f s", failures[-1], wait)
             sleep(wait)
-            continue  # a page cut short: the same token fetches it again
+            continue  # the same token fetches it again
         for problem in problems:
             log.warning("%s: %s: %s: %s (record skipped)", url, problem.where, problem.field, problem.message)
         return papers, page
-    raise HarvestError(f"{url}: gave up after {retries + 1} tries ({last}); run the same command again to resume")
+    raise HarvestError(f"{url}: gave up after {retries + 1} tries ({_failures(failures)}); {_advice(failures)}")
+
+
+def _not_a_page(body: bytes, kind: str, problem: str) -> str:
+    """What came instead of an OAI-PMH page, in a few words."""
+    head = body[:512].lstrip().lower()
+    if kind == "text/html" or head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page, not OAI-PMH"
+    if not body.strip():
+        return "an empty page"
+    return "a page cut short or malformed" if "cut short" in problem else "not an OAI-PMH response"
+
+
+def _failures(failures: list[str]) -> str:
+    """The failures of every try, each kind once with how often: "an HTML page, not OAI-PMH x3, HTTP 503"."""
+    counts: dict[str, int] = {}
+    for failure in failures:
+        counts[failure] = counts.get(failure, 0) + 1
+    return ", ".join(f"{what} x{n}" if n > 1 else what for what, n in counts.items())
+
+
+def _advice(failures: list[str]) -> str:
+    """What to do after the last try: every page before this one is stored, and the same command resumes here."""
+    resume = "every page before this one is stored: run the same command again to resume from this page"
+    if failures and all("OAI-PMH" in f or f == "an empty page" for f in failures):
+        return (
+            "the server is not answering OAI-PMH (an outage, or a proxy's error page?): check --url or"
+            f" PAPERBOT_ARXIV_OAI_URL (arXiv's is https://oaipmh.arxiv.org/oai) and try again later; {resume}"
+        )
+    return f"the server may be down or overloaded: wait a while; {resume}"
 
 
 def _retry_after(value: str | None) -> float:
