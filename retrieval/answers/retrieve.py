@@ -78,8 +78,8 @@ def _lexical(
     """BM25's hits in word-pair order (retrieval/lexical/proximity.py), the top k as (paper, BM25 score), and BM25's own list."""
     if not hits:
         return [], None
-    papers = get_many([h.paper_id for h in hits])
-    ordered = proximity.by_pairs(question, hits, papers, index)[:k]
+    ordered = proximity.by_pairs(question, hits, None, index)[:k]  # the pairs are read from the index
+    papers = get_many([h.paper_id for h in ordered])  # only the k records answered from
     view = StageView([h.score for h in hits[:5]], hits[0].paper_id)
     return [(papers[h.paper_id], h.score) for h in ordered if h.paper_id in papers], view
 

@@ -61,21 +61,27 @@ def run_search(
             bm25_count = len(hits)
             hits = stage.rerank(request.query, hits)[:pool]
             papers = store.get_many([h.paper_id for h in hits])
-        else:
-            # BM25 (or the second stage, when asked for), then the word-pair order of the top few as in `ask`
-            first = pool if request.rerank else max(pool, proximity.DEPTH)
+        elif request.rerank:
+            # the second stage reads the candidates' records to re-rank them
+            first = pool
             hits, papers = search_papers(
                 request.query,
                 first,
                 index,
                 store.get_many,
-                RerankOptions(enabled=request.rerank),
+                RerankOptions(enabled=True),
                 request.year_from,
                 request.year_to,
             )
             bm25_count = len(hits)
-            if not request.rerank:
-                hits = proximity.by_pairs(request.query, hits, papers, index)[:pool]
+        else:
+            # BM25, then the word-pair order of the top few as in `ask` (read from the index); only the records
+            # of the `pool` hits kept are read
+            first = max(pool, proximity.DEPTH)
+            hits = index.search(request.query, first, request.year_from, request.year_to)
+            bm25_count = len(hits)
+            hits = proximity.by_pairs(request.query, hits, None, index)[:pool]
+            papers = store.get_many([h.paper_id for h in hits])
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)

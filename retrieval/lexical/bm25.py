@@ -145,6 +145,11 @@ def impacts_of(tfs: np.ndarray, docs: np.ndarray, norm: np.ndarray, k1: float) -
     return (tf * (k1 + 1) / (tf + norm[docs])).astype(np.float32)
 
 
+EXACT_POSTINGS = 20_000  # a query with at most this many postings is scored exactly in one pass (`_top_exact`)
+_NO_ROWS = np.zeros(0, np.int64)
+_NO_SCORES = np.zeros(0, np.float64)
+
+
 class BM25Scorer:
     """Corpus statistics derived from postings, and the scoring loop over query terms."""
 
@@ -153,6 +158,7 @@ class BM25Scorer:
         self.params = params
         self.n_docs, self.avgdl, self.norm = length_norm(postings.doc_len, postings.alive, params)
         self.idf = self._idf(postings.df)
+        self.dead = np.flatnonzero(~postings.alive)  # rows of replaced versions, masked out of every result
         self._impacts: np.ndarray | None = None
 
     @property
@@ -207,52 +213,97 @@ class BM25Scorer:
     def top(
         self, term_counts: dict[int, int], k: int, allowed: np.ndarray | None = None, margin: int = 32
     ) -> list[tuple[int, float]]:
-        """The k best (row, exact score) pairs, best first, ties by row.
+        """The k best (row, exact score) pairs, best first, ties by row (`top_rows` as a list)."""
+        rows, scores = self.top_rows(term_counts, k, allowed, margin)
+        return list(zip(rows.tolist(), scores.tolist(), strict=True))
 
-        A float32 pass over precomputed impacts picks k + margin candidates; each candidate
-        is then scored exactly (float64, rank-bm25's formula) and the candidates re-ranked.
-        float32 error is about 1e-7 of a score, so the true top k is inside the candidates
-        unless more than `margin` documents tie with the k-th to within that error.
+    def top_rows(
+        self, term_counts: dict[int, int], k: int, allowed: np.ndarray | None = None, margin: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows and their exact scores (float64, rank-bm25's formula), best first, ties by row.
+
+        When the query's postings are few (EXACT_POSTINGS), every matching row is scored exactly at once.
+        Otherwise a float32 pass over precomputed impacts picks k + margin candidates; each candidate
+        is then scored exactly (float64) and the candidates re-ranked. float32 error is about 1e-7 of
+        a score, so the true top k is inside the candidates unless more than `margin` documents tie with
+        the k-th to within that error. Either way the result is `top_k` of the exact scores
+        (tests/retrieval/test_bm25.py).
         """
-        postings, impacts = self.postings, self.impacts
-        approx = np.zeros(postings.n_docs, np.float32)
+        postings = self.postings
         terms = [(t, c) for t, c in term_counts.items() if t < postings.n_terms and self.idf[t] != 0]
-        for term, count in terms:
-            start, end = postings.indptr[term], postings.indptr[term + 1]
-            approx[postings.docs[start:end]] += np.float32(count * self.idf[term]) * impacts[start:end]
+        if not terms or k <= 0:
+            return _NO_ROWS, _NO_SCORES
+        indptr = postings.indptr
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t, _ in terms]
+        if sum(end - start for start, end in spans) <= EXACT_POSTINGS:
+            return self._top_exact(terms, spans, k, allowed)
+        impacts = self.impacts
+        approx = np.zeros(postings.n_docs, np.float32)
+        for (term, count), (start, end) in zip(terms, spans, strict=True):
+            # add.at: each row once per term, so the same sums as `approx[docs] += ...`, in one pass
+            np.add.at(approx, postings.docs[start:end], np.float32(count * self.idf[term]) * impacts[start:end])
         if allowed is not None:
             approx[~allowed] = 0
-        if not postings.alive.all():
-            approx[~postings.alive] = 0
+        if len(self.dead):
+            approx[self.dead] = 0
         wanted = k + margin
-        candidates = self._above_threshold(approx, terms, wanted)
+        candidates = self._above_threshold(approx, spans, wanted)
         if len(candidates) > wanted:
             best = np.argpartition(approx[candidates], len(candidates) - wanted)[len(candidates) - wanted :]
             candidates = np.sort(candidates[best])
         exact = self.exact_scores(terms, candidates)
         order = np.lexsort((candidates, -exact))[:k]
-        return [(int(candidates[i]), float(exact[i])) for i in order if exact[i] > 0]
+        order = order[exact[order] > 0]
+        return candidates[order].astype(np.int64), exact[order]
 
-    def _above_threshold(self, approx: np.ndarray, terms: list[tuple[int, int]], wanted: int) -> np.ndarray:
+    def _top_exact(
+        self, terms: list[tuple[int, int]], spans: list[tuple[int, int]], k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`top_rows` for a query with few postings: the exact score of every row it matches, then the k best.
+
+        The same float64 operations as `exact_scores`, term by term in the same order, so the same scores.
+        """
+        postings, k1 = self.postings, self.params.k1
+        docs = np.concatenate([postings.docs[start:end] for start, end in spans])
+        tf = np.concatenate([postings.tfs[start:end] for start, end in spans]).astype(np.float64)
+        weight = np.repeat([count * self.idf[term] for term, count in terms], [end - start for start, end in spans])
+        scores = np.zeros(postings.n_docs, np.float64)
+        np.add.at(scores, docs, weight * (tf * (k1 + 1) / (tf + self.norm[docs])))
+        if allowed is not None:
+            scores[~allowed] = 0.0
+        if len(self.dead):
+            scores[self.dead] = 0.0
+        candidates = np.flatnonzero(scores)  # (np.unique is many times slower on numpy 2)
+        found = scores[candidates]
+        if len(candidates) > k:
+            kth = np.partition(found, len(found) - k)[len(found) - k]
+            keep = found >= kth  # every row tied with the k-th, so ties go by row
+            candidates, found = candidates[keep], found[keep]
+        order = np.lexsort((candidates, -found))[:k]
+        return candidates[order].astype(np.int64), found[order]
+
+    def _above_threshold(self, approx: np.ndarray, spans: list[tuple[int, int]], wanted: int) -> np.ndarray:
         """Rows that can be in the top `wanted`, without sorting every matching row.
 
         Any `wanted` rows give a lower bound for the wanted-th best score; the rows of the
         rarest query terms are few and usually score high, so the bound is tight and one
         comparison pass over the scores leaves a handful of rows to partition.
         """
-        postings = self.postings
+        docs = self.postings.docs
         pool: list[np.ndarray] = []
         size = 0
-        for term, _ in sorted(terms, key=lambda tc: postings.indptr[tc[0] + 1] - postings.indptr[tc[0]]):
-            docs = postings.docs[postings.indptr[term] : postings.indptr[term + 1]]
-            pool.append(docs)
-            size += len(docs)
+        for start, end in sorted(spans, key=lambda span: span[1] - span[0]):
+            pool.append(docs[start:end])
+            size += end - start
             if size >= 4 * wanted:
                 break
-        sample = np.unique(np.concatenate(pool))
-        sample = sample[approx[sample] > 0]
-        if len(sample) >= wanted:
-            theta = np.partition(approx[sample], len(sample) - wanted)[len(sample) - wanted]
+        sample = np.sort(np.concatenate(pool)) if len(pool) > 1 else pool[0]
+        if len(pool) > 1:
+            sample = sample[np.concatenate(([True], sample[1:] != sample[:-1]))]
+        values = approx[sample]
+        values = values[values > 0]
+        if len(values) >= wanted:
+            theta = np.partition(values, len(values) - wanted)[len(values) - wanted]
             return np.flatnonzero(approx >= theta)
         return np.flatnonzero(approx)
 

@@ -33,7 +33,7 @@ from numpy.lib import format as npy
 
 from retrieval.lexical.analyzer import Analyzer
 from retrieval.lexical.bm25 import BM25Params, Postings, impacts_of, length_norm
-from retrieval.lexical.index import IndexDoc, analyzed_chunks, index_config
+from retrieval.lexical.index import TOKENS, IndexDoc, analyzed_chunks, index_config
 from retrieval.lexical.saved import ARRAY_TYPES, publish
 
 BLOCK = 2_000_000  # postings merged at a time: ~40 MB of buffers
@@ -128,16 +128,22 @@ def _write_version(
     lengths: list[np.ndarray] = []
     years: list[np.ndarray] = []
     n_docs = 0
+    n_tokens = 0
     with (
         (target / "chunk-docs.bin").open("wb") as chunk_docs,
         (target / "chunk-tfs.bin").open("wb") as chunk_tfs,
         (target / "paper_ids.txt").open("w", encoding="utf-8") as ids,
+        (target / TOKENS).open("wb") as tokens,
     ):
+        _tokens_header(tokens, 1 << 62)  # the real length once known: the header's size does not depend on it
         for batch, (local_terms, local_ids, doc_lengths) in analyzed_chunks(docs, analyzer, workers):
             known = len(terms)
             remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in local_terms), np.int64, len(local_terms))
             terms.extend(t for t, g in zip(local_terms, remap, strict=False) if g >= known)
-            part = Postings.from_flat(remap[local_ids], doc_lengths, len(vocab), n_docs)
+            flat = remap[local_ids]
+            flat.astype(np.uint32).tofile(tokens)  # each paper's terms in order, for the word-pair order
+            n_tokens += len(flat)
+            part = Postings.from_flat(flat, doc_lengths, len(vocab), n_docs)
             part.docs.tofile(chunk_docs)
             part.tfs.tofile(chunk_tfs)
             chunks.add(part)
@@ -145,6 +151,8 @@ def _write_version(
             years.append(np.fromiter((doc.year for doc in batch), np.int16, len(batch)))
             ids.write(("\n" if n_docs else "") + "\n".join(doc.paper_id for doc in batch))
             n_docs += len(batch)
+        tokens.seek(0)
+        _tokens_header(tokens, n_tokens)
     del vocab
     df = chunks.df(len(terms))
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
@@ -206,6 +214,16 @@ def _merge(chunks: _Chunks, indptr: np.ndarray, norm: np.ndarray, k1: float, tar
             tfs.tofile(outputs["tfs"])
             impacts_of(tfs, docs, norm, k1).tofile(outputs["impacts"])
             first = last
+
+
+def _tokens_header(handle: BinaryIO, length: int) -> None:
+    """np.save's header for `length` uint32 values (128 bytes for any length below 10**18)."""
+    start = handle.tell()
+    npy.write_array_header_1_0(
+        handle, {"descr": npy.dtype_to_descr(np.dtype(np.uint32)), "fortran_order": False, "shape": (length,)}
+    )
+    if handle.tell() - start != 128:
+        raise OSError(f"{handle.name}: unexpected .npy header size {handle.tell() - start}")
 
 
 def _read(handle: BinaryIO, dtype: type, first: int, count: int) -> np.ndarray:

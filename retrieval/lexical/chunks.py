@@ -59,3 +59,60 @@ def analyze_chunk(texts: list[str], analyzer: Analyzer | None = None) -> tuple[l
         parts.append(ids)
     flat = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     return list(table.terms), flat, lengths
+
+
+class TermSequences:
+    """Every document's analyzed terms in order, as term ids: what the word-pair order reads instead of the text.
+
+    One flat uint32 array of the documents one after another (the saved index's tokens.npy, memory-mapped
+    when loaded: a query reads a few hundred bytes of its top papers); a document's terms start where the
+    lengths before it (Postings.doc_len, the same counts) add up to. Documents added later come as more
+    parts, so appending never copies the loaded array.
+    """
+
+    MERGE_BELOW = 1 << 20  # a new part this small is joined to the last part instead (the bot adds a few at a time)
+
+    def __init__(self, parts: list[np.ndarray], doc_len: np.ndarray):
+        self.parts = [p for p in parts if len(p)]
+        self.bounds = np.cumsum([0, *(len(p) for p in self.parts)]).astype(np.int64)
+        self.starts = np.concatenate(([0], np.cumsum(doc_len, dtype=np.int64)))
+
+    @classmethod
+    def empty(cls) -> TermSequences:
+        return cls([], np.zeros(0, np.int32))
+
+    def __len__(self) -> int:
+        """How many terms in all."""
+        return int(self.bounds[-1])
+
+    def append(self, part: np.ndarray) -> None:
+        """Add the terms of documents that follow the last one (then `set_lengths` with every document's length)."""
+        part = np.asarray(part, np.uint32)
+        if not len(part):
+            return
+        last = self.parts[-1] if self.parts else None
+        if last is not None and not isinstance(last, np.memmap) and len(last) + len(part) <= self.MERGE_BELOW:
+            self.parts[-1] = np.concatenate([last, part])
+        else:
+            self.parts.append(part)
+        self.bounds = np.cumsum([0, *(len(p) for p in self.parts)]).astype(np.int64)
+
+    def set_lengths(self, doc_len: np.ndarray) -> None:
+        """Where each document's terms start, from every document's length (Postings.doc_len)."""
+        self.starts = np.concatenate(([0], np.cumsum(doc_len, dtype=np.int64)))
+
+    def of(self, row: int) -> np.ndarray:
+        """Document `row`'s term ids, in order."""
+        start, end = int(self.starts[row]), int(self.starts[row + 1])
+        if start == end:
+            return np.zeros(0, np.uint32)
+        part = int(np.searchsorted(self.bounds, start, side="right")) - 1
+        base = int(self.bounds[part])
+        return self.parts[part][start - base : end - base]
+
+    def write(self, handle) -> None:
+        """Append every term id to an open file, part by part (a memory-mapped part a block at a time)."""
+        step = 1 << 24
+        for part in self.parts:
+            for start in range(0, len(part), step):
+                np.ascontiguousarray(part[start : start + step], np.uint32).tofile(handle)

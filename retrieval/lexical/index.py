@@ -7,25 +7,27 @@ rebuild, and saves the result, so the index is never stale.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
+from numpy.lib import format as npy
 
 from corpus.models import Paper
 from corpus.store import Store
 from corpus.workers import die_with_parent
 from retrieval.lexical.analyzer import Analyzer, clip_query
 from retrieval.lexical.bm25 import BM25Params, BM25Scorer, Postings
-from retrieval.lexical.chunks import analyze_chunk
+from retrieval.lexical.chunks import TermSequences, analyze_chunk
 from retrieval.lexical.saved import (
     ARRAY_TYPES,
     IndexUnusable,
@@ -40,8 +42,12 @@ from retrieval.lexical.spelling import Speller
 log = logging.getLogger("paperbot.index")
 
 INDEX_DIR = "index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: each paper's analyzed terms in order kept too (tokens.npy), for the word-pair order
 CHUNK = 20_000
+TOKENS = "tokens.npy"
+QUERY_CACHE = (
+    256  # queries whose analysis (spelling corrected, terms) is kept: ask and search analyze one several times
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class SearchIndex:
         years: np.ndarray,
         postings: Postings,
         seq: int = 0,
+        sequences: TermSequences | None = None,
     ):
         self.analyzer = analyzer
         self.params = params
@@ -120,6 +127,9 @@ class SearchIndex:
         self.postings = postings
         self.seq = seq
         self.scorer = BM25Scorer(postings, params)
+        self.sequences = sequences if sequences is not None else TermSequences.empty()
+        self._queries: OrderedDict[str, QueryTerms] = OrderedDict()
+        self._queries_at = -1
 
     # ------------------------------------------------------------------ building
 
@@ -159,7 +169,9 @@ class SearchIndex:
                     replaced.append(self.rows[doc.paper_id])
                 self.rows[doc.paper_id] = len(self.paper_ids)
                 self.paper_ids.append(doc.paper_id)
-            parts.append(Postings.from_flat(remap[local_ids], lengths, len(self.vocab), first))
+            flat = remap[local_ids]
+            parts.append(Postings.from_flat(flat, lengths, len(self.vocab), first))
+            self.sequences.append(flat)
             first += len(batch)
             added += len(batch)
             years = np.fromiter((doc.year for doc in batch), np.int16, len(batch))
@@ -169,6 +181,7 @@ class SearchIndex:
         self.postings = Postings.concat([self.postings, *parts]) if self.postings.n_docs else Postings.concat(parts)
         if replaced:
             self.postings.kill(np.asarray(replaced, np.int64))
+        self.sequences.set_lengths(self.postings.doc_len)
         self.scorer = BM25Scorer(self.postings, self.params)
         return added
 
@@ -211,9 +224,30 @@ class SearchIndex:
         row = self.vocab.get(term)
         return int(self.postings.df[row]) if row is not None and row < len(self.postings.df) else 0
 
+    def analyzed(self, query: str) -> QueryTerms:
+        """The query as searched (misspelt words corrected) and its terms, worked out once per query.
+
+        `ask` and `search` read a query's terms three or four times (BM25, the word pairs, answer-or-abstain);
+        the last QUERY_CACHE queries are kept, until the vocabulary grows (as the speller's corrections are).
+        """
+        if self._queries_at != len(self.vocab):
+            self._queries.clear()
+            self._queries_at = len(self.vocab)
+        found = self._queries.get(query)
+        if found is None:
+            text = self.speller(clip_query(query))
+            terms = self.analyzer(text)
+            counts = Counter(terms)
+            vocab = self.vocab
+            found = QueryTerms(text, terms, {vocab[t]: c for t, c in counts.items() if t in vocab})
+            self._queries[query] = found
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return found
+
     def respell(self, query: str) -> str:
         """`query` with misspelt words corrected ("prolem" -> "problem"); see retrieval/lexical/spelling.py."""
-        return self.speller(clip_query(query))
+        return self.analyzed(query).text
 
     def read_as(self, query: str) -> str | None:
         """The query as searched when misspelt words were corrected, else None (what answers and pages show)."""
@@ -221,8 +255,7 @@ class SearchIndex:
         return searched if searched != clip_query(query) else None
 
     def query_terms(self, query: str) -> dict[int, int]:
-        counts = Counter(self.analyzer(self.respell(query)))
-        return {self.vocab[t]: c for t, c in counts.items() if t in self.vocab}
+        return dict(self.analyzed(query).ids)
 
     def scores(self, query: str) -> np.ndarray:
         """First-stage BM25 score of every row (rank-bm25's exact score)."""
@@ -237,15 +270,30 @@ class SearchIndex:
         allowed_rows: np.ndarray | None = None,
     ) -> list[Hit]:
         """The k best papers for `query`, optionally within a year range; empty when nothing matches."""
-        terms = self.query_terms(query)
+        rows, scores = self.search_rows(query, k, year_from, year_to, allowed_rows)
+        paper_ids = self.paper_ids
+        return [Hit(paper_ids[row], score) for row, score in zip(rows.tolist(), scores.tolist(), strict=True)]
+
+    def search_rows(
+        self,
+        query: str,
+        k: int = 10,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        allowed_rows: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`search` as arrays: the rows of the k best papers and their BM25 scores, best first.
+
+        What the semantic stage reads of BM25's top 1,000 (making a Hit for each cost more than scoring them).
+        """
+        terms = self.analyzed(query).ids
         if not terms or k <= 0:
-            return []
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
         allowed = allowed_rows
         if year_from is not None or year_to is not None:
             span = (self.years >= (year_from or -32768)) & (self.years <= (year_to or 32767)) & (self.years > 0)
             allowed = span if allowed is None else (allowed & span)
-        ranked = self.scorer.top(terms, k, allowed)
-        return [Hit(self.paper_ids[row], score) for row, score in ranked]
+        return self.scorer.top_rows(terms, k, allowed)
 
     # ------------------------------------------------------------------ saving
 
@@ -278,6 +326,8 @@ class SearchIndex:
             "impacts": self.scorer.impacts,  # saved so a restart does not recompute them
         }.items():
             np.save(target / f"{name}.npy", array, allow_pickle=False)
+        with npy_writer(target / TOKENS, np.uint32, len(self.sequences)) as handle:
+            self.sequences.write(handle)
         (target / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
         (target / "paper_ids.txt").write_text("\n".join(self.paper_ids), encoding="utf-8")
         # meta.json last: a version folder with it is complete
@@ -336,6 +386,7 @@ class SearchIndex:
             if not isinstance(seq, int) or not isinstance(papers, int):
                 raise ValueError("meta.json: seq and papers must be integers")
             arrays = {name: _load_array(version, name, mmap) for name in ARRAY_TYPES}
+            tokens = load_tokens(version / TOKENS)
             terms = _read_lines(version / "terms.txt")
             paper_ids = _read_lines(version / "paper_ids.txt")
         except IndexUnusable:
@@ -346,11 +397,46 @@ class SearchIndex:
         years = arrays.pop("years")
         postings = Postings(**arrays)
         problem = _inconsistency(postings, years, impacts, terms, paper_ids, papers)
+        if problem is None and len(tokens) != int(postings.doc_len.sum(dtype=np.int64)):
+            problem = f"{TOKENS} holds {len(tokens)} terms, the documents {int(postings.doc_len.sum(dtype=np.int64))}"
         if problem:
             raise IndexUnusable(f"{version}: {problem}")
-        index = cls(analyzer, params, terms, paper_ids, years, postings, seq)
+        index = cls(analyzer, params, terms, paper_ids, years, postings, seq, TermSequences([tokens], postings.doc_len))
         index.scorer.use_impacts(impacts)
         return index
+
+
+class QueryTerms(NamedTuple):
+    """A query as searched: its text with misspelt words corrected, its terms in order, and {term id: count}."""
+
+    text: str
+    terms: list[str]
+    ids: dict[int, int]
+
+
+def load_tokens(path: Path) -> np.ndarray:
+    """tokens.npy, memory-mapped (only the few papers a query orders by word pairs are read)."""
+    try:
+        tokens = np.load(path, allow_pickle=False, mmap_mode="r")
+    except ValueError:  # an empty array cannot be mapped
+        tokens = np.load(path, allow_pickle=False)
+    if tokens.dtype != np.uint32 or tokens.ndim != 1:
+        raise ValueError(f"{path.name} holds {tokens.dtype} with {tokens.ndim} dimensions, expected 1-D uint32")
+    return tokens
+
+
+@contextlib.contextmanager
+def npy_writer(path: Path, dtype: type, length: int) -> Iterator[BinaryIO]:
+    """An open .npy file for a 1-D array of `length`, with np.save's header: the caller appends the values."""
+    dtype = np.dtype(dtype)
+    with path.open("wb") as handle:
+        npy.write_array_header_1_0(
+            handle, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False, "shape": (length,)}
+        )
+        start = handle.tell()
+        yield handle
+        if handle.tell() - start != length * dtype.itemsize:
+            raise OSError(f"{path}: wrote {handle.tell() - start} bytes of values, expected {length * dtype.itemsize}")
 
 
 _save_warned: set[Path] = set()

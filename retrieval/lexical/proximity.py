@@ -4,8 +4,8 @@ BM25 scores a bag of words: "graph neural network pruning" matches a paper on ne
 mentions a graph as well as one about pruning graph neural networks. Phrases are what a description
 of a paper repeats from it ("knowledge graph embedding", "catastrophic forgetting", "equilibrium
 propagation"), so among BM25's best few, the paper that holds the question's word pairs *as pairs*
-is more likely the one meant. The index keeps no positions, so the pairs are read from the top
-DEPTH papers' records, which `ask` and `search` read anyway.
+is more likely the one meant. The index keeps each paper's analyzed terms in order (`TermSequences`,
+tokens.npy), so the pairs of the top DEPTH papers are read from it: no record read, nothing analyzed again.
 
     order score = BM25 score / the best BM25 score + WEIGHT × pair share
 
@@ -19,10 +19,12 @@ Scores shown stay BM25's; only the order of the top DEPTH changes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import numpy as np
 
 from corpus.models import Paper
-from retrieval.lexical.index import Hit, SearchIndex, document_text
+from retrieval.lexical.index import Hit, SearchIndex
 
 DEPTH = 5  # the papers `ask` reads anyway; 10 or 20 ordered the first paper the same on the training sets
 WEIGHT = 0.3
@@ -30,7 +32,7 @@ WEIGHT = 0.3
 
 def question_pairs(question: str, index: SearchIndex) -> dict[tuple[str, str], float]:
     """The question's adjacent term pairs (stop words dropped first), each weighed by its rarer word's idf."""
-    terms = index.analyzer(index.respell(question))
+    terms = index.analyzed(question).terms
     idf, vocab = index.scorer.idf, index.vocab
     weight = {t: float(idf[vocab[t]]) if t in vocab else 0.0 for t in terms}
     return {(a, b): min(weight[a], weight[b]) for a, b in zip(terms, terms[1:], strict=False) if a != b}
@@ -45,18 +47,49 @@ def pair_share(pairs: dict[tuple[str, str], float], terms: Sequence[str]) -> flo
     return sum(w for pair, w in pairs.items() if pair in present) / total
 
 
-def by_pairs(question: str, hits: list[Hit], papers: dict[str, Paper], index: SearchIndex) -> list[Hit]:
-    """`hits` (BM25's, best first) with the top DEPTH re-ordered by the order score; the rest follow as they were."""
+def pair_shares(pairs: dict[tuple[str, str], float], rows: Sequence[int | None], index: SearchIndex) -> list[float]:
+    """`pair_share` of each row's paper (None: not indexed, 0), read from the index's term sequences.
+
+    The same sum as `pair_share` over the paper's analyzed text, in the same order, so the same number.
+    """
+    total = sum(pairs.values())
+    if total <= 0:
+        return [0.0] * len(rows)
+    vocab = index.vocab
+    keys = {(vocab[a] << 32) | vocab[b]: n for n, (a, b) in enumerate(pairs) if a in vocab and b in vocab}
+    present: list[set[int]] = [set() for _ in rows]
+    wanted = [(i, row) for i, row in enumerate(rows) if row is not None]
+    if keys and wanted:
+        sequences = [index.sequences.of(row) for _, row in wanted]
+        flat = np.concatenate(sequences).astype(np.uint64)
+        if len(flat) > 1:
+            adjacent = (flat[:-1] << np.uint64(32)) | flat[1:]
+            asked = np.fromiter(sorted(keys), np.uint64, len(keys))
+            at = np.minimum(np.searchsorted(asked, adjacent), len(asked) - 1)
+            ends = np.cumsum([len(s) for s in sequences])
+            found = asked[at] == adjacent
+            found[ends[:-1] - 1] = False  # a pair across two papers' terms is in neither
+            for position in np.flatnonzero(found).tolist():
+                paper = int(np.searchsorted(ends, position, side="right"))
+                present[wanted[paper][0]].add(keys[int(adjacent[position])])
+    weights = list(pairs.values())
+    return [sum(weights[n] for n in range(len(weights)) if n in held) / total for held in present]
+
+
+def by_pairs(question: str, hits: list[Hit], papers: Mapping[str, Paper] | None, index: SearchIndex) -> list[Hit]:
+    """`hits` (BM25's, best first) with the top DEPTH re-ordered by the order score; the rest follow as they were.
+
+    The pairs come from the index (`papers`, the records, are not needed and may be None).
+    """
     head, tail = hits[:DEPTH], hits[DEPTH:]
     pairs = question_pairs(question, index)
     if len(head) < 2 or not pairs or head[0].score <= 0:
         return hits
     best = head[0].score
+    shares = pair_shares(pairs, [index.rows.get(hit.paper_id) for hit in head], index)
 
     def order(item: tuple[int, Hit]) -> tuple[float, int]:
         rank, hit = item
-        paper = papers.get(hit.paper_id)
-        share = pair_share(pairs, index.analyzer(document_text(paper))) if paper is not None else 0.0
-        return (-(hit.score / best + WEIGHT * share), rank)  # ties keep BM25's order
+        return (-(hit.score / best + WEIGHT * shares[rank]), rank)  # ties keep BM25's order
 
     return [hit for _, hit in sorted(enumerate(head), key=order)] + tail

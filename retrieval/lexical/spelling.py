@@ -23,8 +23,6 @@ import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 
-from wordfreq import get_frequency_dict, zipf_frequency
-
 from retrieval.lexical.analyzer import Analyzer, normalise
 
 MIN_LETTERS = 6
@@ -47,19 +45,24 @@ def edits1(word: str) -> set[str]:
 
 @lru_cache(maxsize=100_000)
 def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency  # imported on the first unknown word: a quarter of a second
+
     return zipf_frequency(word, "en")
 
 
 @cache
 def _english() -> dict[str, float]:
     """wordfreq's English word -> frequency table (the one `zipf_frequency` reads; loaded once, not copied)."""
+    from wordfreq import get_frequency_dict
+
     return get_frequency_dict("en")
 
 
 class Speller:
     """Corrects misspelt words of a question; `document_frequency(term)` is 0 for a term the corpus lacks.
 
-    Corrections are cached per word until the vocabulary grows (`vocabulary_size()` changes).
+    Corrections are cached per word until the vocabulary grows (`vocabulary_size()` changes); a question
+    whose words were all seen before and need no correction costs one scan for its words and a set lookup.
     """
 
     def __init__(
@@ -70,18 +73,23 @@ class Speller:
         self.size = vocabulary_size
         self._cache: dict[str, str] = {}
         self._cached_at = -1
+        self._as_typed: set[str] = set()  # words (as typed) seen and left unchanged, since the last reset
 
     def word(self, word: str) -> str:
         """The corrected form of one normalised (lower-case) word, or the word itself."""
         if len(word) < MIN_LETTERS or not word.isascii() or not word.isalpha():
             return word
-        size = self.size()
-        if size != self._cached_at:
-            self._cache.clear()
-            self._cached_at = size
+        self._check_size()
         if word not in self._cache:
             self._cache[word] = self._correct(word)
         return self._cache[word]
+
+    def _check_size(self) -> None:
+        size = self.size()
+        if size != self._cached_at:
+            self._cache.clear()
+            self._as_typed.clear()
+            self._cached_at = size
 
     def _correct(self, word: str) -> str:
         term = self.analyzer.term_of(word)
@@ -110,10 +118,16 @@ class Speller:
         """`text` with each misspelt word replaced by its correction (the rest untouched)."""
         if not text:
             return text
+        self._check_size()
+        if self._as_typed.issuperset(_WORD.findall(text)):
+            return text  # every word seen before and left as it is
 
         def fix(match: re.Match) -> str:
             original = match.group(0)
             corrected = self.word(normalise(original))
-            return original if corrected == normalise(original) else corrected
+            if corrected == normalise(original):
+                self._as_typed.add(original)
+                return original
+            return corrected
 
         return _WORD.sub(fix, text)
