@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from bot.intake import valid_file_text, valid_json_line, valid_text
 from corpus.home import open_store
 from corpus.store import Store
 from retrieval.lexical.index import SearchIndex
@@ -100,20 +101,24 @@ def field_range(model: type[BaseModel], name: str) -> tuple[int, int]:
 
 
 def read_batch(path: str, model: type[BaseModel]) -> Iterator[BaseModel]:
-    """JSON Lines input for --batch (`-` is stdin), validated line by line with a `file:line:` error."""
+    """JSON Lines input for --batch (`-` is stdin), validated line by line with a `file:line:` error.
+
+    The door for question files: text that is not valid Unicode is made so here (bot/intake.py).
+    """
     try:
         if path == "-":
-            lines = sys.stdin.read().splitlines()
+            stream = getattr(sys.stdin, "buffer", None)  # a text stream without one (a test's StringIO) is str
+            lines = (valid_file_text(stream.read()) if stream else valid_text(sys.stdin.read())).splitlines()
             path = "<stdin>"
         else:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+            lines = valid_file_text(Path(path).read_bytes()).splitlines()
+    except OSError as exc:
         raise UserError(f"{cut(path)}: cannot read batch file: {exc}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            yield model.model_validate_json(line)
+            yield model.model_validate_json(valid_json_line(line))
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"]) or "record"

@@ -21,6 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.intake import install_discord_intake
 from bot.render import answer_embed, citation_embed, fit_content, fit_embed, quote, related_embed
 from retrieval.answers.answer import Answer
 
@@ -314,4 +315,5 @@ async def send_answer(interaction: discord.Interaction, answer: Answer) -> None:
 
 
 async def setup(bot: PaperBot) -> None:
+    install_discord_intake()  # every payload Discord sends made valid Unicode before any cog reads it
     await bot.add_cog(Conversation(bot))
