@@ -6,10 +6,19 @@ Every command prints readable text by default and a pydantic-shaped JSON object 
 unreachable) is one line on stderr naming what to do; anything unexpected is one line
 plus the file the full traceback was written to. Never a traceback on the terminal.
 With --json the error is also printed on stdout as `{"error": "...", "code": N}`.
-Exit status: 0 success, 1 failure, 2 usage or settings mistake (130 on Ctrl-C).
+Exit status: 0 success, 1 failure, 2 usage or settings mistake, 130 on Ctrl-C (143 on SIGTERM):
+a signal stops any command within 2 s, keeping what it committed and saying what it did
+(bot/cli/interrupt.py). The settings are validated here, once, for every command; global
+options (--home, --json) go before or after the command.
 """
 
+# ruff: noqa: E402 - the imports after quiet_start() are meant to come after it
+
 from __future__ import annotations
+
+from bot.cli.interrupt import quiet_start
+
+quiet_start()  # before the imports below (0.5 s): a Ctrl-C while starting is a quiet exit 130, not a traceback
 
 import argparse
 import datetime as dt
@@ -22,8 +31,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.cli import digests, evaluate, harvest, library, papers, query, service
-from bot.cli.common import EXIT_USAGE, Context, UserError, checked_home, cut, error_json
+from bot.cli import digests, evaluate, harvest, interrupt, library, papers, query, service, waits
+from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, checked_home, cut, error_json
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
@@ -32,6 +41,7 @@ from retrieval.errors import ModelUnusable
 COMMAND_GROUPS = (query, papers, library, harvest, evaluate, service, digests)
 NO_STORE = {"eval", "serve", "sync", "check"}  # commands that open the home themselves, or not at all
 MESSAGE_LIMIT = 500  # characters: an error is one line, not a page
+OWN_SIGNALS = {"serve", "sync"}  # the bot closes its Discord session on SIGINT/SIGTERM itself
 
 
 class Parser(argparse.ArgumentParser):
@@ -49,11 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="paperbot's data folder (default: $PAPERBOT_HOME or the user data dir)",
     )
     common.add_argument(
-        "--json", action="store_true", help='print JSON instead of text (errors: {"error": "...", "code": N})'
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help='print JSON instead of text (errors: {"error": "...", "code": N})',
     )
 
     parser = Parser(prog="paperbot", description="Answers questions about research-paper abstracts, with citations.")
-    parser.add_argument("--home", default=None, help=argparse.SUPPRESS)
+    # the global options again, so they work before the command too (`paperbot --json corpus`); the command's
+    # own copies default to SUPPRESS so that they never overwrite a value given before the command
+    parser.add_argument("--home", default=None, help="paperbot's data folder (also after the command)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text (also after the command)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in COMMAND_GROUPS:
         group.register(commands, common)
@@ -64,7 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in argv
     try:
+        return _boundary(argv, as_json)
+    except KeyboardInterrupt:  # a signal while the boundary itself was printing
+        return interrupt.report()
+
+
+def _boundary(argv: list[str], as_json: bool) -> int:
+    try:
         return _run(argv)
+    except KeyboardInterrupt:
+        return interrupt.report()
+    except BaseException as exc:
+        if interrupt.requested():  # whatever the signal broke on its way out (a store statement, a worker pool)
+            return interrupt.report()
+        if not isinstance(exc, Exception):
+            raise
+        return _failure(exc, as_json)
+
+
+def _failure(exc: Exception, as_json: bool) -> int:
+    """The one line (and exit status) for an exception that reached the boundary."""
+    try:
+        raise exc
     except UserError as exc:
         return _fail(str(exc), exc.code, as_json)
     except (StoreError, LoadError, ModelUnusable) as exc:
@@ -84,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "value"
         return _fail(f"{field}: {error['msg']}", EXIT_USAGE, as_json)
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         _silence_stdout()
         return 0
@@ -108,6 +143,12 @@ def _run(argv: list[str]) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    _settings()  # every setting checked the same way for every command: a bad one is one line, exit 2
+    with interrupt.handling(args.command not in OWN_SIGNALS), waits.announcing_urllib():
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command in NO_STORE and getattr(args, "task", "") != "feedback":  # eval feedback asks this home
         return args.handler(args, None)
     check = getattr(args, "check_args", None)

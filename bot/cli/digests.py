@@ -6,10 +6,13 @@ import argparse
 import contextlib
 import logging
 import sys
+import time
+import urllib.parse
 from collections.abc import Iterator
 
 from pydantic import BaseModel
 
+from bot.cli import waits
 from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, cut, emit
 
 
@@ -83,7 +86,7 @@ def cmd_fetch(args: argparse.Namespace, ctx: Context) -> int:
     import asyncio
 
     from bot.settings import check_feed
-    from corpus.feeds import FeedSource, fetch_all
+    from corpus.feeds import FeedSource, FetchResult, fetch_all
 
     settings = _settings()
     try:
@@ -94,8 +97,17 @@ def cmd_fetch(args: argparse.Namespace, ctx: Context) -> int:
         raise UserError(
             "no feeds configured: set PAPERBOT_FEEDS (e.g. cs.LG,search:abs:DeepMind) or pass --feed", EXIT_USAGE
         )
+    result = FetchResult()
     with _quiet_feed_log():  # the CLI prints each failure once, below; the log would repeat it
-        result = asyncio.run(fetch_all([FeedSource(spec=s) for s in specs], delay=settings.fetch_delay))
+        for number, spec in enumerate(specs):  # one at a time, so that a slow one is named while it is awaited
+            if number and settings.fetch_delay:
+                time.sleep(settings.fetch_delay)  # arXiv's spacing between requests, as fetch_all keeps it
+            source = FeedSource(spec=spec)
+            host = urllib.parse.urlparse(source.url).hostname or source.url
+            with waits.announced(f"{host} to answer the feed {spec}"):
+                part = asyncio.run(fetch_all([source], delay=settings.fetch_delay))
+            result.papers += part.papers
+            result.errors += part.errors
     report = ctx.store.ingest(result.papers)
     ctx.sync_index()
     out = FetchOut(

@@ -12,6 +12,7 @@ import urllib.parse
 from pydantic import BaseModel
 from tqdm import tqdm
 
+from bot.cli import interrupt
 from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, cut, emit, int_in
 from corpus.feeds import oai_url
 from corpus.harvest import MIN_DELAY, HarvestError, HarvestState, harvest
@@ -114,36 +115,41 @@ def cmd_harvest(args: argparse.Namespace, ctx: Context) -> int:
     start = args.start.isoformat() if args.start else None
     until = args.until.isoformat() if args.until else None
     bar = tqdm(desc=f"harvest {args.set}", unit=" records", disable=None, file=sys.stderr, mininterval=0.5)
+    stored = {"pages": 0, "kept": 0}
 
     def on_page(state: HarvestState, records: int) -> None:
+        stored["pages"] += 1
+        stored["kept"] = state.kept
         if state.complete_size and bar.total != state.complete_size:
             bar.total = state.complete_size
             bar.n = state.cursor - records
         bar.update(records)
         bar.set_postfix(kept=state.kept, refresh=False)
 
-    try:
-        report = harvest(
-            ctx.store,
-            set_spec=args.set,
-            categories=categories,
-            start=start,
-            until=until,
-            base_url=base_url,
-            delay=args.delay,
-            max_pages=args.max_pages,
-            on_page=on_page,
+    def note() -> str:
+        bar.close()
+        pages = f"{stored['pages']} page{'s' * (stored['pages'] != 1)}"
+        return (
+            f"{pages} stored in this run ({stored['kept']:,} papers kept in the set so far); the page being fetched"
+            " is fetched again. Run the same command to continue where it stopped"
         )
+
+    try:
+        with interrupt.progress(note):
+            report = harvest(
+                ctx.store,
+                set_spec=args.set,
+                categories=categories,
+                start=start,
+                until=until,
+                base_url=base_url,
+                delay=args.delay,
+                max_pages=args.max_pages,
+                on_page=on_page,
+            )
     except HarvestError as exc:
         bar.close()
         raise UserError(f"harvest stopped: {exc}") from None
-    except KeyboardInterrupt:
-        bar.close()
-        print(
-            "paperbot: harvest interrupted; every page before this one is stored. Run the same command to resume.",
-            file=sys.stderr,
-        )
-        return 130
     bar.close()
     if report.added or report.updated:
         ctx.sync_index()

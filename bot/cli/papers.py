@@ -12,8 +12,9 @@ from pathlib import Path
 from pydantic import BaseModel
 from tqdm import tqdm
 
+from bot.cli import interrupt
 from bot.cli.common import Context, emit
-from corpus.formats import records, supported_files
+from corpus.formats import ReadProgress, records, supported_files, unsupported_files
 from corpus.loaders import LoadError, Problem
 from corpus.store import CorpusStats, IngestReport, RecordsRejected
 
@@ -28,22 +29,29 @@ class FileReport(BaseModel):
     errors: list[str] = []
 
 
+class IgnoredFile(BaseModel):
+    path: str
+    why: str
+
+
 class IngestOut(BaseModel):
     files: list[FileReport]
     added: int
     updated: int
     unchanged: int
     rejected: int
-    skipped: int
+    skipped: int  # bad records left out under --skip-bad
+    ignored: list[IgnoredFile] = []  # files in the folders given that were not read, and why
     papers: int
 
 
-def _expand(raw_paths: list[str]) -> Iterator[tuple[str, Path | None, LoadError | None]]:
-    """Each file to ingest: a folder stands for every supported file in it (and below)."""
+def _expand(raw_paths: list[str], ignored: list[IgnoredFile]) -> Iterator[tuple[str, Path | None, LoadError | None]]:
+    """Each file to ingest: a folder stands for every supported file in it (and below); the others go to `ignored`."""
     for raw in raw_paths:
         path = Path(raw)
         if path.is_dir():
             files = supported_files(path)
+            ignored += [IgnoredFile(path=str(file), why=why) for file, why in unsupported_files(path)]
             if not files:
                 message = "no supported files in this folder (.jsonl, .json, .xml, .rss, .atom, .txt, or those .gz/.bz2/.xz/.zip)"
                 yield raw, None, LoadError(raw, [Problem("", "folder", message)])
@@ -53,22 +61,86 @@ def _expand(raw_paths: list[str]) -> Iterator[tuple[str, Path | None, LoadError 
             yield raw, path, None
 
 
+class _Done:
+    """What an ingest has done so far, for the line an interrupt prints (bot/cli/interrupt.py)."""
+
+    def __init__(self) -> None:
+        self.stored: list[FileReport] = []
+        self.current: str | None = None
+        self.read = 0  # records read from the current file
+        self.finished_reading = False
+        self.position = ReadProgress()
+
+    def count(self, items: Iterable) -> Iterator:
+        for item in items:
+            self.read += 1
+            if not self.read % 1024:
+                _ = self.position.fraction  # remembered, for when the file is closed
+            yield item
+        self.finished_reading = True
+
+    def start(self, display: str) -> ReadProgress:
+        self.current, self.read, self.finished_reading, self.position = display, 0, False, ReadProgress()
+        return self.position
+
+    def note(self) -> str:
+        added = sum(r.added for r in self.stored)
+        updated = sum(r.updated for r in self.stored)
+        before = (
+            f"{_files(len(self.stored))} stored before it ({added:,} added, {updated:,} updated)"
+            if self.stored
+            else "no file was stored before it"
+        )
+        if self.current is None:  # every file stored: stopped while the index caught up
+            return (
+                f"every file is stored ({_files(len(self.stored))}, {added:,} added, {updated:,} updated); the search"
+                " index catches up at the next command"
+            )
+        if self.finished_reading:
+            where = f"all {self.read:,} records of {self.current} read, not yet stored"
+        else:
+            fraction = self.position.fraction
+            estimate = int(self.read / fraction) if fraction else 0
+            estimate = round(estimate, 2 - len(str(estimate)))  # two significant digits: 303,417 is about 300,000
+            total = f" of about {estimate:,}" if estimate > self.read else ""
+            share = f" ({fraction:.0%} of the file)" if fraction else ""
+            where = f"{self.read:,}{total} records of {self.current} read{share}, none stored"
+        return (
+            f"{where} (a file is stored whole); {before}."
+            " Run the same command to continue: stored files are skipped as unchanged"
+        )
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' * (count != 1)}"
+
+
 def _progress(items: Iterable, label: str) -> Iterable:
     """A record counter on a terminal (tqdm turns itself off when stderr is not one: logs and pipes stay clean)."""
     return tqdm(items, desc=label, unit=" records", disable=None, file=sys.stderr, mininterval=0.5, leave=False)
 
 
 def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
+    done = _Done()
+    with interrupt.progress(done.note):
+        return _ingest(args, ctx, done)
+
+
+def _ingest(args: argparse.Namespace, ctx: Context, done: _Done) -> int:
     started = time.perf_counter()
     reports: list[FileReport] = []
+    ignored: list[IgnoredFile] = []
     has_good_records: set[int] = set()  # rejected for some bad records, so --skip-bad would store the rest
-    for display, path, error in _expand(args.paths):
+    for display, path, error in _expand(args.paths, ignored):
         if error is not None:
             reports.append(FileReport(path=display, rejected=1, errors=error.render().splitlines()))
             continue
+        position = done.start(display)
         try:
             report: IngestReport = ctx.store.ingest(
-                _progress(records(path), path.name), skip_bad=args.skip_bad, workers=min(2, os.cpu_count() or 1)
+                _progress(done.count(records(path, position)), path.name),
+                skip_bad=args.skip_bad,
+                workers=min(2, os.cpu_count() or 1),
             )
         except LoadError as exc:
             reports.append(FileReport(path=display, rejected=1, errors=exc.render().splitlines()))
@@ -89,6 +161,8 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
                 errors=skipped,
             )
         )
+        done.stored.append(reports[-1])
+    done.current = None
     if any(r.added or r.updated for r in reports):
         ctx.sync_index()  # now, so the next command starts at once
     out = IngestOut(
@@ -98,11 +172,14 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
         unchanged=sum(r.unchanged for r in reports),
         rejected=sum(r.rejected for r in reports),
         skipped=sum(r.skipped for r in reports),
+        ignored=ignored,
         papers=len(ctx.store),
     )
     for report in reports:
         for line in report.errors:
             print(line, file=sys.stderr)
+    for file in ignored:
+        print(f"{file.path}: ignored: {file.why}", file=sys.stderr)
 
     def text() -> str:
         lines = []
@@ -119,6 +196,8 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
         total = f"total: {out.added} added, {out.updated} updated, {out.unchanged} unchanged, {out.rejected} rejected"
         if out.skipped:
             total += f", {out.skipped} skipped"
+        if out.ignored:
+            total += f", {_files(len(out.ignored))} ignored (not records: see the lines above)"
         lines.append(f"{total}; {out.papers} papers in the corpus ({time.perf_counter() - started:.1f} s)")
         return "\n".join(lines)
 

@@ -14,14 +14,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.formats.common import LoadError, inner_name, is_supported, open_members, peek
+from corpus.formats.common import LoadError, ReadProgress, inner_name, is_supported, open_members, peek
 from corpus.formats.feeds import feed_records
 from corpus.formats.jsonl import jsonl_records
 from corpus.formats.oaipmh import NotRecords, OaiError, oai_records
 from corpus.formats.seed import metadata_for, seed_records
 from corpus.models import Problem, RawRecord
 
-__all__ = ["LoadError", "Problem", "RawRecord", "records", "supported_files", "is_supported"]
+__all__ = [
+    "LoadError",
+    "Problem",
+    "RawRecord",
+    "ReadProgress",
+    "records",
+    "supported_files",
+    "unsupported_files",
+    "is_supported",
+]
 
 
 def supported_files(folder: Path) -> list[Path]:
@@ -29,11 +38,28 @@ def supported_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_supported(p) and p.name != "metadata.jsonl")
 
 
-def records(path: Path) -> Iterator[RawRecord | Problem]:
-    """Stream the file's records; LoadError for a file that is unreadable or not of a known format."""
+def unsupported_files(folder: Path) -> list[tuple[Path, str]]:
+    """Every other file in the folder (and below), with why `supported_files` leaves it out, in name order."""
+    left: list[tuple[Path, str]] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name == "metadata.jsonl":
+            left.append((path, "the seed format's metadata: read with the .txt files beside it"))
+        elif path.name.startswith("."):
+            left.append((path, "a hidden file"))
+        elif not is_supported(path):
+            kind = Path(inner_name(path.name)).suffix or "no extension"
+            left.append((path, f"not a format paperbot reads ({kind})"))
+    return left
+
+
+def records(path: Path, progress: ReadProgress | None = None) -> Iterator[RawRecord | Problem]:
+    """Stream the file's records; LoadError for a file that is unreadable or not of a known format.
+
+    `progress`, when given, tells how far into the file the records read so far reach.
+    """
     if not path.exists():
         raise LoadError(path, [Problem("", "file", "no such file")])
-    with open_members(path) as members:
+    with open_members(path, progress) as members:
         for name, stream in members:
             yield from _member_records(path, name, stream)
 

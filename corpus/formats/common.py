@@ -6,6 +6,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -144,16 +145,54 @@ def is_supported(path: Path) -> bool:
     return Path(inner_name(name)).suffix in DATA_SUFFIXES
 
 
+class ReadProgress:
+    """How far into a file its records have been read: the bytes of the file on disk read so far.
+
+    For a compressed file, the compressed bytes: a fair share of the records either way. The reader
+    reads ahead by a buffer, so the share is a little high until the end.
+    """
+
+    def __init__(self) -> None:
+        self.raw: BinaryIO | None = None
+        self.size = 0
+        self._last: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """The share read, 0..1; once the file is closed, the last share seen (None: never seen)."""
+        if self.raw is None or not self.size:
+            return self._last
+        try:
+            self._last = min(1.0, self.raw.tell() / self.size)
+        except (OSError, ValueError):  # closed
+            pass
+        return self._last
+
+
 @contextmanager
-def open_members(path: Path) -> Iterator[list[tuple[str, BinaryIO]]]:
+def open_members(path: Path, progress: ReadProgress | None = None) -> Iterator[list[tuple[str, BinaryIO]]]:
     """Binary streams of the file's data: one for a plain or .gz/.bz2/.xz file, one per member of a .zip.
 
-    Each is read as it goes, so memory stays flat whatever the size of the file.
+    Each is read as it goes, so memory stays flat whatever the size of the file; `progress`, when
+    given, follows the position in the file on disk.
     """
     lower = path.name.lower()
     try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise LoadError(path, [Problem("", "file", f"cannot read: {exc.strerror or exc}")]) from None
+    if progress is not None:
+        progress.raw, progress.size = raw, os.fstat(raw.fileno()).st_size
+    with raw:
+        with _open_members(path, lower, raw) as members:
+            yield members
+
+
+@contextmanager
+def _open_members(path: Path, lower: str, raw: BinaryIO) -> Iterator[list[tuple[str, BinaryIO]]]:
+    try:
         if lower.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(raw) as archive:
                 names = [
                     n
                     for n in archive.namelist()
@@ -171,7 +210,7 @@ def open_members(path: Path) -> Iterator[list[tuple[str, BinaryIO]]]:
                         stream.close()
             return
         opener = next((fn for suffix, fn in COMPRESSED.items() if lower.endswith(suffix)), None)
-        stream = opener(path, "rb") if opener else open(path, "rb")  # noqa: SIM115 - closed below
+        stream = opener(raw, "rb") if opener else raw
         with stream:
             yield [(str(path), stream)]
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
