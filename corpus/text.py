@@ -40,7 +40,7 @@ def clean_title(text: str) -> str:
     """Display form of a title or a name: entities and HTML tags removed, text-mode LaTeX decoded, math kept."""
     if not any(mark in text for mark in _TITLE_MARKS):
         return collapse_whitespace(text)  # the common case (most names, many titles): nothing but whitespace to do
-    text = _unescape_fully(text)
+    text = unescape_fully(text)
     parts = _MATH.split(text)
     for index in range(0, len(parts), 2):  # even parts are outside math
         parts[index] = _decode_text_mode(_TAG.sub("", parts[index]))
@@ -51,8 +51,8 @@ def clean_title(text: str) -> str:
 _TITLE_MARKS = "&<$\\{}~"
 
 
-def _unescape_fully(text: str) -> str:
-    """Feeds escape twice at times (`&amp;lt;`): decode until stable, so cleaning again changes nothing."""
+def unescape_fully(text: str) -> str:
+    """Feeds escape twice at times (`&amp;lt;`, `&amp;#xed;`): decode until stable, so cleaning again changes nothing."""
     for _ in range(3):
         decoded = html.unescape(text)
         if decoded == text:

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 
 from corpus.models import Paper, Problem, RecordError
-from corpus.text import clean_title, collapse_whitespace
+from corpus.text import clean_title, collapse_whitespace, unescape_fully
 
 MAX_ERRORS_SHOWN = 20
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
@@ -84,6 +84,8 @@ _NOT_SHOWN = re.compile(r",?\s*et al\.?\s*\(\s*\d+\s+additional authors? not sho
 _ET_AL = re.compile(r",?\s*\bet al\.?\s*$", re.IGNORECASE)
 _PAREN = re.compile(r"\([^()]*\)")
 _SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
+_INITIALS_HYPHEN = re.compile(r"\.\s+-(?=\w)")
 
 
 def split_authors(text: str) -> list[str]:
@@ -92,9 +94,10 @@ def split_authors(text: str) -> list[str]:
     Affiliations in parentheses (`A. S. Mishchenko (1, 2)`, `(Bologna Univ. and INFN)`) are
     not authors; "Jr." belongs to the name before it; "et al. (909 additional authors not
     shown)" and a trailing "et al" are dropped; "and" separates like a comma; LaTeX accents
-    are decoded (`C. Bal\\'azs` is C. Balázs).
+    are decoded (`C. Bal\\'azs` is C. Balázs). HTML entities are decoded first, however often the
+    feed escaped them: the `;` of `Lu&#xed;s` (old RSS listings write `Lu&amp;#xed;s`) is no separator.
     """
-    text = collapse_whitespace(text)
+    text = collapse_whitespace(_HTML_TAG.sub("", unescape_fully(text)))
     text = _NOT_SHOWN.sub("", text)
     text = _ET_AL.sub("", text)
     previous = None
@@ -117,7 +120,11 @@ def split_authors(text: str) -> list[str]:
 
 
 def name_from_parts(last: str, first: str = "", suffix: str = "") -> str:
-    """`authors_parsed` and OAI `<author>` give [last, first, suffix, affiliation...]: affiliations are dropped."""
+    """`authors_parsed` and OAI `<author>` give [last, first, suffix, affiliation...]: affiliations are dropped.
+
+    The snapshot's parts write a hyphenated first name's initials apart (`C. -P.` for C.-P. Yuan): joined again.
+    """
+    first = _INITIALS_HYPHEN.sub(".-", first)
     name = " ".join(p for p in (first.strip(), last.strip()) if p)
     if suffix.strip():
         name = f"{name}, {suffix.strip()}"

@@ -36,7 +36,7 @@ def test_snapshot_authors_come_from_authors_parsed_and_affiliations_are_not_auth
 def test_snapshot_title_line_breaks_and_latex_accents():
     [paper] = load_path(REAL / "snapshot_0704.0001.jsonl")
     assert paper.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
-    assert paper.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
+    assert paper.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]
 
 
 def test_math_in_titles_is_kept_exactly_and_cleaning_is_idempotent():
