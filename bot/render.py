@@ -7,12 +7,13 @@ together with the sentences that cite it (no orphaned `[n]`).
 
 from __future__ import annotations
 
+import io
 import urllib.parse
 
 import discord
 from discord.utils import escape_markdown
 
-from corpus.cite import bibtex, plain_reference
+from corpus.cite import bibliography, bibtex, bibtex_key, plain_reference
 from corpus.models import Paper
 from retrieval.answers.answer import Answer, collection_line, unstated_line
 from retrieval.answers.digest import Digest
@@ -228,6 +229,29 @@ def citation_embed(papers: list[Paper], style: str | None = None) -> discord.Emb
                 break
             embed.add_field(name=safe(f"Reference · {paper.id}", FIELD_NAME_MAX), value=value, inline=False)
     return embed
+
+
+def citation_reply(papers: list[Paper], style: str | None = None) -> tuple[discord.Embed, discord.File | None]:
+    """The Cite reply: `citation_embed`, or, when the BibTeX does not all fit, every entry in a .bib file.
+
+    A paper with hundreds of authors (Gemini, 2312.11805: 669 names, some 20,000 characters of BibTeX)
+    has no entry short enough for an embed, and an answer's ten citations may not fit together; no
+    entry is dropped then: the embed says what is attached, and keeps the plain references it can.
+    Send both: `followup.send(embed=fit_embed(embed), file=file)` when `file` is not None.
+    """
+    embed = citation_embed(papers, style)
+    if style == "plain" or not papers:
+        return embed, None
+    entries = [bibtex(paper) for paper in papers]
+    if len("```bibtex\n" + "\n\n".join(e.replace("`", "'") for e in entries) + "\n```") <= DESCRIPTION_MAX - 40:
+        return embed, None  # every entry is in the embed
+    name = f"{bibtex_key(papers[0])}.bib" if len(papers) == 1 else "citations.bib"
+    what = "The BibTeX entry" if len(papers) == 1 else f"The BibTeX entries of all {len(papers)} papers"
+    embed.description = (
+        f"{what} {'is' if len(papers) == 1 else 'are'} in the attached `{name}` (too long to show here)."
+    )
+    attached = discord.File(io.BytesIO(bibliography(papers).encode("utf-8")), filename=name)
+    return embed, attached
 
 
 def related_embed(paper: Paper, related: list[tuple[Paper, float]]) -> discord.Embed:

@@ -4,13 +4,20 @@ arXiv's "Export BibTeX citation" writes `@misc{key, title=, author=, year=, epri
 archivePrefix={arXiv}, primaryClass=, url=}`; we follow it, adding `doi` and the journal
 reference (as `note`) when the record has them. Values sit in braces, so a title's LaTeX
 (`$H^{p,q}$`) is kept as written; braces that do not balance are escaped so that one odd
-title cannot break the whole entry.
+title cannot break the whole entry, and LaTeX's special characters outside math (`&`, `%`,
+`#`, `_`) are escaped in the title, authors and note (`Bits & Pieces` would stop a LaTeX build).
+Names stay in arXiv's "First Last" form, which BibTeX reads right, except those it would read
+wrong: a suffix ("Charles R. Qi, Jr." is written "Qi, Jr., Charles R.") and a collaboration
+(kept whole in braces). `nameparser` finds a name's parts (family name with its particles:
+"de Carvalho"), which also give the key.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from nameparser import HumanName
 
 from corpus.models import Paper, is_arxiv_id
 
@@ -20,18 +27,57 @@ _SKIP_WORDS = frozenset(
 )
 
 
+_COLLECTIVE = re.compile(r"\b(?:collaboration|consortium|team|group|project|initiative|collective)\b", re.IGNORECASE)
+_LATEX_SPECIAL = re.compile(r"(?<!\\)([&%#_])")
+_MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)", re.DOTALL)
+
+
+def family_name(name: str) -> str:
+    """The family name without its particles ("Carvalho" of "André C. P. L. F. de Carvalho", "Qi" of "Qi, Jr.")."""
+    if _COLLECTIVE.search(name):
+        return name.split()[0] if name.split() else ""
+    last = HumanName(name).last or (name.split()[-1] if name.split() else "")
+    words = [w for w in last.split() if not w[:1].islower()]
+    return words[-1] if words else last
+
+
+def bibtex_name(name: str) -> str:
+    """A name as BibTeX reads it right: "First Last", or "von Last, Jr., First" when it has a suffix."""
+    if _COLLECTIVE.search(name) or " and " in f" {name.lower()} ":
+        return "{" + name + "}"  # a collaboration is one name, not first and last names
+    if "," not in name:
+        return name
+    parts = HumanName(name)
+    if not parts.last:
+        return "{" + name + "}"
+    first = " ".join(p for p in (parts.first, parts.middle) if p)
+    return ", ".join(p for p in (parts.last, parts.suffix, first) if p)
+
+
 def bibtex_key(paper: Paper) -> str:
     """arXiv-like key: first author's family name, year, first significant title word — ascii, lower case."""
-    family = paper.authors[0].split()[-1] if paper.authors and paper.authors[0].split() else "anon"
+    family = (family_name(paper.authors[0]) if paper.authors else "") or "anon"
     year = str(paper.published.year) if paper.published else ""
     word = next((w for w in _KEY_WORD.findall(paper.title) if w.lower() not in _SKIP_WORDS), "paper")
     key = _ascii(f"{family}{year}{word}").lower()
     return re.sub(r"[^a-z0-9]", "", key) or re.sub(r"[^A-Za-z0-9]", "", paper.id) or "paper"
 
 
-def bibtex(paper: Paper) -> str:
+def bibliography(papers: list[Paper]) -> str:
+    """Several entries as one .bib file: a key that repeats gets a letter (`lovelace2024bits`, `lovelace2024bitsb`)."""
+    seen: dict[str, int] = {}
+    entries = []
+    for paper in papers:
+        key = bibtex_key(paper)
+        seen[key] = seen.get(key, 0) + 1
+        entries.append(bibtex(paper, key if seen[key] == 1 else f"{key}{chr(ord('a') + min(seen[key] - 1, 25))}"))
+    return "\n\n".join(entries) + "\n"
+
+
+def bibtex(paper: Paper, key: str | None = None) -> str:
     """One `@misc` entry, valid BibTeX whatever the title holds."""
-    fields = [("title", paper.title or paper.id), ("author", " and ".join(paper.authors) or "Unknown")]
+    authors = " and ".join(bibtex_name(name) for name in paper.authors) or "Unknown"
+    fields = [("title", _latex_safe(paper.title or paper.id)), ("author", _latex_safe(authors))]
     if paper.published:
         fields.append(("year", str(paper.published.year)))
     if is_arxiv_id(paper.id):
@@ -41,18 +87,22 @@ def bibtex(paper: Paper) -> str:
     if paper.doi:
         fields.append(("doi", paper.doi))
     if paper.journal_ref:
-        fields.append(("note", paper.journal_ref))
+        fields.append(("note", _latex_safe(paper.journal_ref)))
     if paper.url:
         fields.append(("url", paper.url))
     body = ",\n".join(f"      {name}={{{_brace_safe(value)}}}" for name, value in fields)
-    return f"@misc{{{bibtex_key(paper)},\n{body}\n}}"
+    return f"@misc{{{key or bibtex_key(paper)},\n{body}\n}}"
 
 
 def plain_reference(paper: Paper) -> str:
     """Authors (up to three, then "et al."), "Title", arXiv:id [class], year, with DOI and journal when known."""
     names = paper.authors[:3]
     authors = ", ".join(names) + (" et al." if len(paper.authors) > 3 else "")
-    parts = [f"{authors}." if authors else "", f'"{paper.title or paper.id}."']
+    title = paper.title or paper.id
+    parts = [
+        _sentence(authors) if authors else "",  # "Garcia et al.", never "et al.."
+        f'"{_sentence(title)}"',
+    ]
     if is_arxiv_id(paper.id):
         primary = f" [{paper.categories[0]}]" if paper.categories else ""
         parts.append(f"arXiv:{paper.id}{primary}")
@@ -67,6 +117,19 @@ def plain_reference(paper: Paper) -> str:
     if paper.url:
         parts.append(paper.url)
     return " ".join(p for p in parts if p)
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in a full stop: one is added unless it already ends in one (or in ? or !)."""
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _latex_safe(value: str) -> str:
+    """`&`, `%`, `#` and `_` escaped outside `$...$` math (inside math they mean what the author wrote)."""
+    parts = _MATH.split(value)
+    for index in range(0, len(parts), 2):
+        parts[index] = _LATEX_SPECIAL.sub(r"\\\1", parts[index])
+    return "".join(parts)
 
 
 def _brace_safe(value: str) -> str:

@@ -45,3 +45,49 @@ def test_latex_titles_doi_journal_and_odd_braces_stay_valid():
     assert "doi:10.1000/xyz123" in plain_reference(math)
     odd = Paper(id="2401.00001", title="An unbalanced } brace { and }}", abstract="x")
     assert parse_one(bibtex(odd))["title"].count("\\}") == 3
+
+
+def rivolli(**fields) -> Paper:
+    return Paper(
+        id="1808.10406",
+        title=fields.pop("title", "Towards Reproducible Empirical Research in Meta-Learning"),
+        authors=fields.pop(
+            "authors",
+            [
+                "Adriano Rivolli",
+                "Luís P. F. Garcia",
+                "Carlos Soares",
+                "Joaquin Vanschoren",
+                "André C. P. L. F. de Carvalho",
+            ],
+        ),
+        abstract="x",
+        published="2018-08-30",
+        categories=["cs.LG"],
+        **fields,
+    )
+
+
+def test_plain_reference_has_one_full_stop_after_et_al_and_after_a_question():
+    text = plain_reference(rivolli())
+    assert text.startswith('Adriano Rivolli, Luís P. F. Garcia, Carlos Soares et al. "Towards Reproducible')
+    assert ".." not in text
+    asked = plain_reference(rivolli(title="Does it work?", authors=["Charles R. Qi, Jr."]))
+    assert asked.startswith('Charles R. Qi, Jr. "Does it work?" arXiv:1808.10406')
+
+
+def test_bibtex_escapes_latex_specials_outside_math_and_parses_back():
+    paper = rivolli(title="Bits & Pieces: 100% of #1 in snake_case, with $a_1 \\& b$", journal_ref="Proc. A&B 2019")
+    text = bibtex(paper)
+    entry = parse_one(text)
+    assert entry["title"] == "Bits \\& Pieces: 100\\% of \\#1 in snake\\_case, with $a_1 \\& b$"  # math kept as written
+    assert entry["note"] == "Proc. A\\&B 2019"
+    assert "https://arxiv.org/abs/1808.10406" == entry["url"]  # a URL is not LaTeX: left alone
+
+
+def test_bibtex_names_suffixes_and_collaborations_read_right_and_key_uses_the_family_name():
+    paper = rivolli(authors=["Charles R. Qi, Jr.", "André C. P. L. F. de Carvalho", "STAR Collaboration"])
+    entry = parse_one(bibtex(paper))
+    assert entry["author"] == "Qi, Jr., Charles R. and André C. P. L. F. de Carvalho and {STAR Collaboration}"
+    assert entry["key"] == "qi2018reproducible"  # not "jr2018reproducible"
+    assert parse_one(bibtex(rivolli(authors=["André C. P. L. F. de Carvalho"])))["key"] == "carvalho2018reproducible"
