@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 NONCE_MAX = 25  # Discord: a nonce is an integer or a string of at most 25 characters
 RETRY_DELAYS = (1.0, 2.0)  # the bot's own retries after discord.py's, same nonce each time
+# A reply to a mention or DM has no later pass to resume it (a digest part has: the next pass sends it), so it
+# backs off longer: 5 more tries over 30 s, each after discord.py's own (500/502/504: 5 tries over ~25 s),
+# all within the few minutes Discord keeps a nonce, so none of them can post the reply twice.
+REPLY_DELAYS = (2.0, 4.0, 8.0, 16.0)
 
 
 def nonce_for(*key: object) -> str:
@@ -46,9 +50,10 @@ def permanent(exc: BaseException) -> bool:
     return isinstance(exc, discord.HTTPException) and 400 <= exc.status < 500 and exc.status != 429
 
 
-async def send_once(send: Callable[[], Awaitable[T]], what: str) -> T:
-    """`send()`, retried after transient failures; `send` must carry the same nonce on every call."""
-    for delay in (*RETRY_DELAYS, None):
+async def send_once(send: Callable[[], Awaitable[T]], what: str, delays: tuple[float, ...] | None = None) -> T:
+    """`send()`, retried after transient failures (`delays` apart: RETRY_DELAYS unless given); `send` must carry
+    the same nonce on every call."""
+    for delay in (*(RETRY_DELAYS if delays is None else delays), None):
         try:
             return await send()
         except Exception as exc:

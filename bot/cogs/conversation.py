@@ -1,5 +1,10 @@
-"""Beyond one answer: 👍/👎, Cite and follow-up buttons on answers, Cite/Related on paper cards,
-`/cite`, `/related`, and the "Find papers about this" message menu.
+"""Beyond one answer: answers to mentions and DMs (follow-ups included), 👍/👎, Cite and follow-up buttons on
+answers, Cite/Related on paper cards, `/cite`, `/related`, and the "Find papers about this" message menu.
+
+A reply to a mention or DM is sent with a nonce derived from the question's message id and retried with
+backoff after Discord's 5xx (`bot.delivery.REPLY_DELAYS`), so it is posted once; when every try failed, the
+asker is told (a short reply, else a ⚠️ reaction on the question) and the log says why. The typing
+indicator is cosmetic: it never delays or stops an answer.
 
 Every button is a `discord.ui.DynamicItem`: what it needs travels in its custom_id (the
 answer is found by the id of the message the button is on), so buttons keep working after
@@ -12,17 +17,23 @@ stuck mouse cannot keep the bot reading the store for one person.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import delivery
+from bot.delivery import nonce_for, permanent, send_once, transient
 from bot.intake import install_discord_intake
-from bot.render import answer_embed, citation_embed, fit_content, fit_embed, quote, related_embed
+from bot.main import BUSY_REPLY, is_busy
+from bot.render import answer_embed, citation_embed, fit_content, fit_embed, follow_up_embed, quote, related_embed
 from retrieval.answers.answer import Answer
 
 if TYPE_CHECKING:
@@ -35,6 +46,18 @@ THREAD_NAME_MAX = 100
 MENU_NAME = "Find papers about this"
 PRESSES = 10
 PRESS_WINDOW = 30.0
+UNDELIVERED = "I had an answer for you, but Discord kept failing when I sent it. Please ask me again in a few minutes."
+UNDELIVERED_REACTION = "\u26a0\ufe0f"  # ⚠️ on the question when not even that line could be sent
+HELP = (
+    "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word.\n"
+    "`/ask question` — a short cited answer\n"
+    "`/search query [k] [year_from] [year_to] [author]` — ranked papers, with buttons to page and open\n"
+    "`/paper id` — a paper's TL;DR and abstract, with Cite and Related papers buttons\n"
+    "`/cite id [style]` — BibTeX and a plain reference · `/related id` — the papers most like one\n"
+    "You can also mention me with a question, or send me a DM. Reply to one of my answers (or use its "
+    "*Ask a follow-up* thread) to ask a follow-up in its context. Right-click a message → Apps → "
+    "*Find papers about this* to answer its text."
+)
 
 
 class PressLimit:
@@ -289,6 +312,11 @@ class Conversation(commands.Cog):
         await interaction.response.defer(thinking=True)
         await send_related(interaction, id, ephemeral=False)
 
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A mention or a DM is a question: answered like /ask, as a reply (`answer_message`)."""
+        await answer_message(self.bot, message)
+
     async def find_papers(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The message's text answered as a question, publicly (with the answer's buttons); nobody is pinged."""
         question = message_text(message)[:1000]
@@ -312,6 +340,132 @@ async def send_answer(interaction: discord.Interaction, answer: Answer) -> None:
     )
     if feedback:
         await bot.engine.run(bot.engine.remember, str(sent.id), answer, None)
+
+
+async def answer_message(bot: PaperBot, message: discord.Message) -> None:
+    """Answer a mention or a DM as a reply; a reply to one of the bot's answers, or a question in a thread
+    opened from one, is a follow-up: answered in the context of that conversation, and kept with its key.
+
+    The reply's nonce is derived from the question's message id, and it is retried with backoff after
+    transient failures (5xx, a dropped connection), so a reply Discord stored before failing is not posted
+    twice. When every try failed, the asker is told (`tell_undelivered`).
+    """
+    if message.author.bot or bot.user is None:
+        return
+    is_dm = message.guild is None
+    if not is_dm and not any(user.id == bot.user.id for user in message.mentions):
+        return
+    # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
+    question = MENTIONS.sub(" ", message.content).strip()
+
+    async def reply(
+        key: str,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+        delays: tuple[float, ...] | None = None,
+    ) -> discord.Message:
+        nonce = nonce_for(key, message.channel.id, message.id)
+        extra = {"view": view} if view else {}
+        return await send_once(
+            lambda: message.reply(
+                content=content, embed=embed, nonce=nonce, allowed_mentions=NONE, mention_author=False, **extra
+            ),
+            f"the {key} to message {message.id}",
+            delivery.REPLY_DELAYS if delays is None else delays,
+        )
+
+    if not question:
+        await _delivered(message, reply("help", content=HELP))
+        return
+    try:
+        engine, feedback = bot.engine, bot.settings.feedback
+        reply_to = message.reference.message_id if message.reference else None
+        turns, conversation = (
+            await engine.run(engine.conversation, str(reply_to) if reply_to else None, str(message.channel.id))
+            if feedback
+            else ([], None)
+        )
+        async with typing_shown(message.channel):
+            if turns:
+                follow = await engine.run(engine.follow_up, question[:1000], turns)
+                answer = follow.answer
+                embed = follow_up_embed(answer, follow.in_context, follow.fell_back)
+            else:
+                answer = await engine.ask_async(question[:1000])
+                embed = answer_embed(answer)
+    except Exception as exc:  # the asker hears that it failed; the log says why
+        if is_busy(exc):
+            log.warning("answering a mention: the store is busy (%s)", exc)
+            text = BUSY_REPLY
+        else:
+            log.exception("answering a mention failed")
+            text = "Something went wrong on my side; the error is logged. Please try again."
+        await _delivered(message, reply("error", content=text))
+        return
+    sent = await _delivered(message, reply("answer", embed=fit_embed(embed), view=answer_view(answer, feedback)))
+    if sent is not None and feedback:
+        try:
+            await engine.run(engine.remember, str(sent.id), answer, conversation)
+        except Exception:  # the answer is out; only its buttons' record is missing
+            log.exception("keeping answer %s for votes and follow-ups failed", sent.id)
+
+
+async def _delivered(message: discord.Message, sending) -> discord.Message | None:
+    """Await a reply; a refusal is logged, and when Discord kept failing the asker is told. None if not sent."""
+    try:
+        return await sending
+    except discord.Forbidden:
+        log.info("no permission to reply in channel %s", message.channel.id)
+    except Exception as exc:
+        if not transient(exc):
+            log.error("Discord refused the reply to message %s (%s)", message.id, delivery._short(exc))
+            if permanent(exc):
+                await tell_undelivered(message, "refused")
+            return None
+        log.warning("the reply to message %s could not be sent (%s); telling the asker", message.id, exc)
+        await tell_undelivered(message, "failed")
+    return None
+
+
+async def tell_undelivered(message: discord.Message, why: str) -> None:
+    """Tell the asker their answer did not reach them: a short reply, else a ⚠️ reaction on their message."""
+    text = UNDELIVERED if why == "failed" else "Discord refused my answer to this. Please try asking another way."
+    nonce = nonce_for("undelivered", message.channel.id, message.id)
+    try:
+        await send_once(
+            lambda: message.reply(content=text, nonce=nonce, allowed_mentions=NONE, mention_author=False),
+            f"the note that the answer to message {message.id} was not delivered",
+        )
+        return
+    except Exception as exc:
+        log.warning("could not send the note either (%s); reacting on the question", delivery._short(exc))
+    try:
+        await message.add_reaction(UNDELIVERED_REACTION)
+    except Exception as exc:
+        log.error(
+            "the asker of message %s in channel %s was not told that their answer failed (%s)",
+            message.id,
+            message.channel.id,
+            delivery._short(exc),
+        )
+
+
+@contextlib.asynccontextmanager
+async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "typing…" while the block runs, without waiting for it: a failure to show it is only logged."""
+
+    async def show() -> None:
+        try:
+            await channel.typing()  # one indicator (10 s, or until the reply): answers take well under that
+        except Exception as exc:
+            log.info("could not show typing in channel %s (%s)", getattr(channel, "id", "?"), delivery._short(exc))
+
+    task = asyncio.create_task(show())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def setup(bot: PaperBot) -> None:

@@ -1,19 +1,17 @@
-"""/ask, /search, /paper, /help, and answers to mentions and DMs."""
+"""/ask, /search, /paper and /help (answers to mentions and DMs are in conversation.py)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.conversation import answer_view, paper_view, send_answer
-from bot.delivery import nonce_for, send_once
-from bot.main import BUSY_REPLY, is_busy
-from bot.render import answer_embed, fit_content, fit_embed, follow_up_embed, paper_embed, quote, search_embed
+from bot.cli.query import year_range_problem
+from bot.cogs.conversation import HELP, paper_view, send_answer
+from bot.render import fit_content, fit_embed, paper_embed, quote, search_embed
 from retrieval.answers.search import MAX_K, SearchHit, SearchRequest
 
 if TYPE_CHECKING:
@@ -23,16 +21,6 @@ log = logging.getLogger(__name__)
 NONE = discord.AllowedMentions.none()
 PER_PAGE = 5
 VIEW_TIMEOUT = 180
-HELP = (
-    "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word.\n"
-    "`/ask question` — a short cited answer\n"
-    "`/search query [k] [year_from] [year_to] [author]` — ranked papers, with buttons to page and open\n"
-    "`/paper id` — a paper's TL;DR and abstract, with Cite and Related papers buttons\n"
-    "`/cite id [style]` — BibTeX and a plain reference · `/related id` — the papers most like one\n"
-    "You can also mention me with a question, or send me a DM. Reply to one of my answers (or use its "
-    "*Ask a follow-up* thread) to ask a follow-up in its context. Right-click a message → Apps → "
-    "*Find papers about this* to answer its text."
-)
 
 
 def _user_key(interaction: discord.Interaction) -> int:
@@ -140,6 +128,12 @@ class Papers(commands.Cog):
         year_to: app_commands.Range[int, 1900, 2100] | None = None,
         author: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
+        problem = year_range_problem(year_from, year_to, ("year_from", "year_to"))
+        if problem:  # the same refusal as the CLI's, not "no papers match"
+            await interaction.response.send_message(
+                problem[0].upper() + problem[1:], ephemeral=True, allowed_mentions=NONE
+            )
+            return
         await interaction.response.defer(thinking=True)
         request = SearchRequest(query=query, k=min(k, MAX_K), year_from=year_from, year_to=year_to, author=author)
         hits = await self.bot.engine.search_async(request)
@@ -164,75 +158,6 @@ class Papers(commands.Cog):
     @app_commands.command(name="help", description="What paperbot can do")
     async def help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(HELP, ephemeral=True, allowed_mentions=NONE)
-
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        """A mention or a DM is a question: answer it like /ask, as a reply.
-
-        A reply to one of the bot's answers, or a question in a thread opened from one, is a
-        follow-up: answered in the context of that conversation, and kept with its key.
-
-        The reply's nonce is derived from the question's message id, and `send_once` retries with
-        it, so a reply Discord stored before failing (5xx, dropped connection) is not posted twice.
-        """
-        if message.author.bot or self.bot.user is None:
-            return
-        is_dm = message.guild is None
-        if not is_dm and not any(user.id == self.bot.user.id for user in message.mentions):
-            return
-        # mentions of anyone (the bot, users, roles, channels, @everyone) are addressing, not the question
-        question = re.sub(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b", " ", message.content).strip()
-
-        async def reply(
-            key: str,
-            content: str | None = None,
-            embed: discord.Embed | None = None,
-            view: discord.ui.View | None = None,
-        ) -> discord.Message:
-            nonce = nonce_for(key, message.channel.id, message.id)
-            extra = {"view": view} if view else {}
-            return await send_once(
-                lambda: message.reply(
-                    content=content, embed=embed, nonce=nonce, allowed_mentions=NONE, mention_author=False, **extra
-                ),
-                f"the {key} to message {message.id}",
-            )
-
-        if not question:
-            await reply("help", content=HELP)
-            return
-        try:
-            engine, feedback = self.bot.engine, self.bot.settings.feedback
-            reply_to = message.reference.message_id if message.reference else None
-            turns, conversation = (
-                await engine.run(engine.conversation, str(reply_to) if reply_to else None, str(message.channel.id))
-                if feedback
-                else ([], None)
-            )
-            async with message.channel.typing():
-                if turns:
-                    follow = await engine.run(engine.follow_up, question[:1000], turns)
-                    answer = follow.answer
-                    embed = follow_up_embed(answer, follow.in_context, follow.fell_back)
-                else:
-                    answer = await engine.ask_async(question[:1000])
-                    embed = answer_embed(answer)
-            sent = await reply("answer", embed=fit_embed(embed), view=answer_view(answer, feedback))
-            if feedback:
-                await engine.run(engine.remember, str(sent.id), answer, conversation)
-        except discord.Forbidden:
-            log.info("no permission to reply in channel %s", message.channel.id)
-        except Exception as exc:  # the asker hears that it failed; the log says why
-            if is_busy(exc):
-                log.warning("answering a mention: the store is busy (%s)", exc)
-                text = BUSY_REPLY
-            else:
-                log.exception("answering a mention failed")
-                text = "Something went wrong on my side; the error is logged. Please try again."
-            try:
-                await reply("error", content=text)
-            except discord.HTTPException:
-                pass
 
 
 async def setup(bot: PaperBot) -> None:
