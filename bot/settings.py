@@ -130,7 +130,10 @@ def load_settings() -> Settings:
             loc = [str(p) for p in error["loc"]]
             name = names.get(loc[0], loc[0]) if loc else "settings"
             where = name + "".join(f"[{p}]" for p in loc[1:])
-            parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "bool_parsing":
+                message = "expected true or false (or 1/0, yes/no, on/off)"
+            parts.append(f"{where}: {message}")
         raise ValueError("; ".join(parts)) from None
     from corpus.feeds import configure_urls
 
@@ -140,9 +143,10 @@ def load_settings() -> Settings:
 
 
 def semantic_setting() -> tuple[bool, str | None]:
-    """(PAPERBOT_SEMANTIC, PAPERBOT_EMBED_MODEL) for the search paths; bad settings leave the stage on by default."""
-    try:
-        settings = Settings()
-    except ValidationError:
-        return True, None
+    """(PAPERBOT_SEMANTIC, PAPERBOT_EMBED_MODEL), validated like every other setting (ValueError naming it).
+
+    The CLI checks every setting before any command runs and the bot before it starts, so a bad
+    value (PAPERBOT_SEMANTIC=maybe) is refused the same way everywhere, never taken as "on" here.
+    """
+    settings = load_settings()
     return settings.semantic, settings.embed_model

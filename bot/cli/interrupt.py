@@ -96,7 +96,12 @@ def progress(note: Callable[[], str]) -> Iterator[None]:
 @contextlib.contextmanager
 def handling(enabled: bool = True) -> Iterator[None]:
     """Install the handlers for one command; restore what was there before (tests call `main` in-process)."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if not enabled:  # the command handles signals itself (serve): Python's defaults, not quiet_start's exit
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         yield
         return
     _install()

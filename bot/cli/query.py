@@ -88,6 +88,24 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     return stage
 
 
+def year_range_problem(year_from: int | None, year_to: int | None, flags: tuple[str, str]) -> str | None:
+    """Why a year range can match nothing (its start after its end), with the fix; None when it is fine."""
+    if year_from is not None and year_to is not None and year_from > year_to:
+        start, end = flags
+        return (
+            f"{start} {year_from} is after {end} {year_to}: no year is in both;"
+            f" did you mean {start} {year_to} {end} {year_from}?"
+        )
+    return None
+
+
+def check_search(args: argparse.Namespace) -> None:
+    """Options that are wrong together, refused before the home is opened: a search that cannot match is an error."""
+    problem = year_range_problem(args.year_from, args.year_to, ("--year-from", "--year-to"))
+    if problem:
+        raise UserError(problem, EXIT_USAGE)
+
+
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
     from retrieval.answers.search import SearchRequest, run_search
 
@@ -249,7 +267,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     search.add_argument(
         "--batch", metavar="FILE", help='JSON Lines {"id", "text"} in (- for stdin), one hit list per line out'
     )
-    search.set_defaults(handler=cmd_search)
+    search.set_defaults(handler=cmd_search, check_args=check_search)
 
     paper = commands.add_parser("paper", parents=[common], help="one paper: metadata, TLDR and abstract")
     paper.add_argument("id", nargs="?")

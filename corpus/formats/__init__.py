@@ -80,6 +80,19 @@ def _member_records(path: Path, name: str, stream) -> Iterator[RawRecord | Probl
             message = f"{str(exc).rstrip('. ')}: the response holds no records"
             raise LoadError(name, [Problem("", "oai-pmh", message)]) from None
         return
+    first_line = text_head.split("\n", 1)[0].strip()
+    if first_line.startswith("[") and not first_line.endswith("]"):  # one line for the file, not one per line
+        message = (
+            "this is one JSON array, not JSON Lines (one JSON object per line): put each record on its own line,"
+            f" e.g. jq -c '.[]' {source} > {Path(source).stem}.jsonl"
+        )
+        raise LoadError(name, [Problem("", "json", message)])
+    if first_line == "{":
+        message = (
+            "this is JSON spread over many lines (pretty-printed), not JSON Lines (one JSON object per line):"
+            f" e.g. jq -c '.' {source} > {Path(source).stem}.jsonl"
+        )
+        raise LoadError(name, [Problem("", "json", message)])
     if text_head.startswith("{") or (suffix in {".jsonl", ".ndjson", ".json"} and not text_head.startswith("<")):
         yield from jsonl_records(stream, source)
         return
