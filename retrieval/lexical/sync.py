@@ -198,7 +198,7 @@ def _warn_unsaved(folder: Path, exc: OSError) -> None:
     reason = exc.strerror or str(exc)
     log.warning(
         "index %s: not saved (%s); answering from the index in memory. %s: until it can be saved,"
-        " every command catches it up from the store again",
+        " every command builds or catches it up from the store again",
         folder,
         reason,
         fix[0].upper() + fix[1:],
