@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from bot.cli import digests, evaluate, harvest, interrupt, library, papers, query, service, waits
 from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, checked_home, cut, error_json
+from bot.intake import valid_args
 from corpus.home import resolve_home
 from corpus.loaders import LoadError
 from corpus.store import StoreError
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = valid_args(sys.argv[1:] if argv is None else list(argv))  # the door: no stage sees invalid Unicode
     as_json = "--json" in argv
     try:
         return _boundary(argv, as_json)
@@ -179,11 +180,12 @@ def _save_traceback() -> str:
     folder = Path(tempfile.gettempdir()) / "paperbot"
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"traceback-{stamp}-{os.getpid()}.txt"
-    try:
+    try:  # it must never fail: any text (a lone surrogate too) is written, escaped if need be
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"paperbot {' '.join(sys.argv)}\n\n{traceback.format_exc()}", encoding="utf-8")
-    except OSError as exc:
-        return f"(nowhere: {path} could not be written: {exc.strerror})"
+        report = f"paperbot {' '.join(sys.argv)}\n\n{traceback.format_exc()}"
+        path.write_text(report, encoding="utf-8", errors="backslashreplace")
+    except Exception as exc:  # noqa: BLE001 - the boundary's last resort says why instead of failing
+        return f"(nowhere: {path} could not be written: {getattr(exc, 'strerror', None) or type(exc).__name__})"
     return str(path)
 
 
