@@ -8,7 +8,7 @@ The corpus is the synthetic one of retrieval_bench.py (real sentences resampled,
 seed), stored in a real SQLite file; queries are SciFact's 1,109 claims.
 
 With --semantic, each synthetic paper's vector is the real vector of a SciFact abstract (by its number; from
-the eval cache `python -m retrieval.semantic eval-vectors` fills): encoding 100k abstracts would
+the eval cache `paperbot eval vectors` fills): encoding 100k abstracts would
 take most of an hour, and the timing does not depend on which vector a paper has. Each question is encoded
 for real, BM25's top 1,000 fused, judged by the semantic model. Because the stand-in vectors do not match the
 texts, how many are answered differs from a real corpus, so the p95 of the answered questions alone is
@@ -74,7 +74,7 @@ def stand_in_stage(home: Path, store: Store):
         if batch and (paper is None or len(batch) == 20_000):
             found, have = source.lookup([scifact[int(p.id[3:]) % len(scifact)] for p in batch])
             if not have.all():
-                raise SystemExit("SciFact vectors missing: run `python -m retrieval.semantic eval-vectors` first")
+                raise SystemExit("SciFact vectors missing: run `paperbot eval vectors` first")
             vectors.add([p.id for p in batch], [content_hash(p.title, p.abstract) for p in batch], found)
             batch = []
     return SemanticStage(encoder, vectors)

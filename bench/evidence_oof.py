@@ -5,7 +5,7 @@
 Tuning `min_lead` on train with the shipped evidence model would flatter it (the model saw those abstracts), so
 each claim's sentences are scored by a model fitted without its cited abstract (the folds of
 training/train_selector.py). Rows for BM25's order and, when the [semantic] extra and SciFact's vectors are there
-(`python -m retrieval.semantic eval-vectors`), for the semantic stage's fused order (which uses `min_lead_fused`).
+(`paperbot eval vectors`), for the semantic stage's fused order (which uses `min_lead_fused`).
 
 `--ceiling` also prints what any rule that only chooses between the full answer and its single best sentence
 could reach: the full answer exactly when the first paper is a gold one (an oracle), beside always-full and

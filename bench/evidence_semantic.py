@@ -16,7 +16,7 @@ training/train_selector.py (claims citing one abstract stay in one fold):
   pay (the encoding speed is printed).
 
 Only train claims are read. Needs the [semantic] and [bench] extras and SciFact's vectors for the fused order
-(`python -m retrieval.semantic eval-vectors`).
+(`paperbot eval vectors`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Each candidate sentence's relevance (retrieval/answers/answer.py `score_sentence
 paper's share, the answer-kind bonus) gets `weight x cosine(question, sentence)` added, the cosine from the
 semantic stage's model; SciFact evidence is then scored as `paperbot eval evidence --semantic` scores it:
 (a) given the gold abstract and (b) end to end through the semantic stage. Tuning split: train. Needs the
-[semantic] extra and the SciFact vectors (`python -m retrieval.semantic eval-vectors`).
+[semantic] extra and the SciFact vectors (`paperbot eval vectors`).
 """
 
 from __future__ import annotations

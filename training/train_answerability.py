@@ -4,7 +4,7 @@
     python training/train_answerability.py --cv-only  # report only
     python training/train_answerability.py --semantic # the model for the semantic stage's fused order
                                                    # (retrieval/answerability_semantic_model.json; needs
-                                                   # the eval vectors: python -m retrieval.semantic eval-vectors)
+                                                   # the eval vectors: paperbot eval vectors)
 
 Examples, each a (question, corpus) pair:
 - answer:  SciFact train claims that have evidence, against SciFact's corpus;

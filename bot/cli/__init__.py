@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.cli import digests, evaluate, harvest, interrupt, library, papers, query, service, waits
+from bot.cli import digests, evaluate, harvest, interrupt, library, papers, query, service, vectors, waits
 from bot.cli.common import EXIT_USAGE, Context, UserError, _settings, checked_home, cut, error_json
 from bot.intake import valid_args
 from corpus.home import resolve_home
@@ -39,8 +39,8 @@ from corpus.loaders import LoadError
 from corpus.store import StoreError
 from retrieval.errors import ModelUnusable
 
-COMMAND_GROUPS = (query, papers, library, harvest, evaluate, service, digests)
-NO_STORE = {"eval", "serve", "sync", "check"}  # commands that open the home themselves, or not at all
+COMMAND_GROUPS = (query, papers, library, harvest, evaluate, vectors, service, digests)
+NO_STORE = {"eval", "serve", "sync", "check", "model"}  # commands that open the home themselves, or not at all
 MESSAGE_LIMIT = 500  # characters: an error is one line, not a page
 OWN_SIGNALS = {"serve", "sync"}  # the bot closes its Discord session on SIGINT/SIGTERM itself
 

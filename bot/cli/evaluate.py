@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from bot.cli.common import EXIT_USAGE, Context, UserError, cut, emit
 
 # Each task's splits and the file that holds a split, relative to the data folder.
@@ -14,9 +16,13 @@ SPLITS: dict[str, dict[str, str]] = {
     "tldr": {split: f"scitldr/{split}.jsonl" for split in ("train", "dev", "test")},
 }
 DEFAULT_SPLIT = {"retrieval": "test", "evidence": "dev", "tldr": "test"}
-# Tasks without a --split: they read fixed held-out sets.
-FIXED = {"answerability": ("nq_open/dev.jsonl", "scifact/claims_dev.jsonl", "scitldr/test.jsonl")}
+# Tasks without a --split: they read fixed held-out sets (`vectors`: the corpora the semantic figures rank).
+FIXED = {
+    "answerability": ("nq_open/dev.jsonl", "scifact/claims_dev.jsonl", "scitldr/test.jsonl"),
+    "vectors": ("scifact/corpus.jsonl",),
+}
 TASKS = [*SPLITS, *FIXED]
+SCITLDR_SPLITS = ("train", "dev", "test")  # every SciTLDR paper: the corpus `eval answerability` asks
 ROUGE_HINT = "pip install 'paperbot[eval]' (from a checkout: pip install '.[eval]')"
 
 
@@ -68,6 +74,8 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         raise UserError(f"{folder / missing[0]} is missing: `eval {args.task}` reads it")
+    if args.task == "vectors":
+        return _eval_vectors(args, folder)
     if args.task == "retrieval":
         from retrieval.quality.benchmarks import eval_retrieval
 
@@ -96,6 +104,65 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
         result = eval_tldr(folder, split)
     emit(args, result, lambda: "\n".join(_flat_lines(result.model_dump())))
     return 0
+
+
+class EvalVectorsOut(BaseModel):
+    model: str
+    folder: str
+    corpora: dict[str, int]  # papers of each benchmark corpus
+    encoded: int
+    missing: int  # papers still without a vector (0 once a run has finished)
+    seconds: float
+
+
+def _eval_vectors(args: argparse.Namespace, folder: Path) -> int:
+    """Encode the benchmark corpora the semantic figures rank into the eval cache, with progress.
+
+    SciFact's abstracts (`eval retrieval`'s `fused`, `eval evidence --semantic`), and SciTLDR's papers and the
+    bundled ones (`eval answerability --semantic`), when their files are there. Vectors already made are kept.
+    """
+    import time
+
+    from bot.cli.vectors import encode_missing, load_model
+    from corpus.home import bundled_papers
+    from corpus.loaders import load_path
+    from retrieval.quality.benchmarks import eval_vectors_home
+    from retrieval.semantic.vectors import VectorStore, content_hash
+
+    started = time.perf_counter()
+    encoder = load_model()  # no model: one line before minutes of reading
+    corpora = {"scifact": load_path(folder / "scifact" / "corpus.jsonl")}
+    scitldr = [folder / "scitldr" / f"{split}.jsonl" for split in SCITLDR_SPLITS]
+    if all(path.is_file() for path in scitldr):
+        corpora["scitldr"] = [paper for path in scitldr for paper in load_path(path)]
+    corpora["bundled"] = bundled_papers()
+    papers = {p.id: (p.title, p.abstract) for group in corpora.values() for p in group}
+    vectors = VectorStore.for_model(eval_vectors_home(), encoder.model_id)
+    rows = [(paper_id, title, abstract) for paper_id, (title, abstract) in papers.items()]
+    encoded = encode_missing(vectors, encoder, rows, "abstracts")
+    missing = len(vectors.missing((paper_id, content_hash(*text)) for paper_id, text in papers.items()))
+    out = EvalVectorsOut(
+        model=encoder.model_id,
+        folder=str(vectors.folder),
+        corpora={name: len(group) for name, group in corpora.items()},
+        encoded=encoded,
+        missing=missing,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+    def text() -> str:
+        counts = ", ".join(f"{name} {n}" for name, n in out.corpora.items())
+        done = f"encoded {encoded} abstracts in {out.seconds:.1f} s" if encoded else "nothing to encode"
+        lines = [f"{done}; {counts}: {len(papers) - missing} of {len(papers)} have a vector ({out.model})"]
+        if "scitldr" not in corpora:
+            lines.append(
+                f"no {folder / 'scitldr'}/{{train,dev,test}}.jsonl: `eval answerability --semantic` needs them"
+            )
+        lines.append(f"folder: {out.folder}")
+        return "\n".join(lines)
+
+    emit(args, out, text)
+    return 0 if not missing else 1
 
 
 def _eval_feedback(args: argparse.Namespace, ctx: Context) -> int:
@@ -139,12 +206,18 @@ def _flat_lines(data: dict, prefix: str = "") -> list[str]:
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on the benchmarks in ../shared/data")
-    evaluate.add_argument("task", choices=[*TASKS, "feedback"])
+    evaluate.add_argument(
+        "task",
+        choices=[*TASKS, "feedback"],
+        help="vectors: encode the corpora the semantic figures rank (SciFact's 5,183 abstracts, SciTLDR's 3,229"
+        " papers, the bundled 13; 10-20 minutes on two cores, resumed where it stopped) into the eval cache"
+        " ($PAPERBOT_EVAL_CACHE or the per-user cache), for `retrieval`'s fused figures and --semantic",
+    )
     evaluate.add_argument("file", nargs="?", help="feedback: the file `paperbot feedback export --json` wrote")
     evaluate.add_argument(
         "--split",
         help="; ".join(f"{task}: {'|'.join(s)} (default {DEFAULT_SPLIT[task]})" for task, s in SPLITS.items())
-        + "; answerability: none (held-out sets only)",
+        + "; answerability, vectors: none (held-out sets only; every corpus)",
     )
     evaluate.add_argument(
         "--data",
@@ -156,6 +229,6 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--semantic",
         action="store_true",
         help="evidence, answerability, feedback: answer through the semantic stage (evidence and answerability need"
-        " the benchmark's vectors: python -m retrieval.semantic eval-vectors); `retrieval` always reports both",
+        " the benchmark's vectors: paperbot eval vectors); `retrieval` always reports both",
     )
     evaluate.set_defaults(handler=cmd_eval)

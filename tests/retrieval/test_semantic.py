@@ -153,15 +153,9 @@ def test_search_with_and_without_the_semantic_stage(tmp_path, encoder):
     before = run_cli(home, "search", query, "--json", "--semantic")
     assert "no vector yet" in before.stderr  # nothing encoded yet: BM25's order, and how to encode
     assert hit_ids(before) == bm25
-    built = subprocess.run(
-        [sys.executable, "-m", "bot.cli.vectors", "build", "--home", str(home)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-    )
+    built = run_cli(home, "vectors", "build")
     assert built.returncode == 0, built.stderr
-    assert f"{13 + ENCODE_NOW + 6} papers encoded" in built.stdout
+    assert f"encoded {13 + ENCODE_NOW + 6} papers" in built.stdout
     fused = run_cli(home, "search", query, "--json")  # on by default
     assert fused.stderr == ""
     assert hit_ids(fused) != bm25  # another order (BM25's top 1,000 re-scored)
@@ -328,23 +322,12 @@ def test_fetch_downloads_checks_and_records_the_model(tmp_path, encoder):
         manifest = json.loads((dest / "manifest.json").read_text())
         assert manifest["agreement"] >= 0.99 and manifest["source"] == base
         assert load_encoder(str(dest)).sha256 == manifest["sha256"]
-        missing = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli.vectors",
-                "fetch",
-                "--dest",
-                str(tmp_path / "x"),
-                "--base-url",
-                base + "nothing/",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
+        missing = run_cli(tmp_path / "home", "model", "fetch", "--dest", str(tmp_path / "x"), "--base-url", base + "x/")
+        assert missing.returncode == 1 and missing.stdout == ""
+        assert missing.stderr == (
+            f"paperbot: cannot download {base}x/onnx/model.onnx: HTTP Error 404: File not found;"
+            " check the address and the network\n"
         )
-        assert missing.returncode == 1 and missing.stderr.startswith("error: HTTP Error 404")
     finally:
         server.shutdown()
         server.server_close()

@@ -33,7 +33,7 @@ def _eval_stage(papers: list[Paper], encode: bool = False):
     """The semantic stage over a benchmark corpus with its vectors from `eval_vectors_home()`, and a one-line status.
 
     Encoding SciFact's 5,183 abstracts takes minutes, so `eval retrieval` only uses vectors already there
-    (`encode=True`, as `python -m retrieval.semantic eval-vectors` does, encodes the missing ones first).
+    (`encode=True`, as `paperbot eval vectors` does, encodes the missing ones first).
     """
     from retrieval.semantic.encoder import ModelUnavailable, load_encoder
     from retrieval.semantic.stage import WEIGHT, SemanticStage
@@ -50,6 +50,6 @@ def _eval_stage(papers: list[Paper], encode: bool = False):
     if missing:
         return None, (
             f"not measured: {missing} of {len(papers)} abstracts have no vector in {vectors.folder}; "
-            "`python -m retrieval.semantic eval-vectors` encodes them once (about ten minutes on two cores)"
+            "`paperbot eval vectors` encodes them once (10-20 minutes on two cores)"
         )
     return SemanticStage(encoder, vectors), f"{encoder.model_id}, weight {WEIGHT}, BM25 top 1,000"
