@@ -254,6 +254,34 @@ def citation_reply(papers: list[Paper], style: str | None = None) -> tuple[disco
     return embed, attached
 
 
+HELP_INTRO = "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word."
+HELP_TAIL = (
+    "You can also mention me with a question, or send me a DM. Reply to one of my answers (or use its"
+    " *Ask a follow-up* thread) to ask a follow-up in its context."
+)
+
+
+def help_text(tree: discord.app_commands.CommandTree) -> str:
+    """/help made from the commands registered on `tree`, so a new command (/digest) is listed by itself.
+
+    One line a command: its name, its options (optional ones in brackets; a group's subcommands with
+    `|`) and its description; then mentions, DMs and each message menu.
+    """
+    lines = [HELP_INTRO]
+    for command in tree.get_commands(type=discord.AppCommandType.chat_input):
+        if isinstance(command, discord.app_commands.Group):
+            usage = f"/{command.name} {'|'.join(sub.name for sub in command.commands)}"
+        else:
+            options = [p.name if p.required else f"[{p.name}]" for p in command.parameters]
+            usage = " ".join([f"/{command.name}", *options])
+        lines.append(f"`{usage}` — {command.description}")
+    tail = HELP_TAIL
+    for menu in tree.get_commands(type=discord.AppCommandType.message):
+        tail += f" Right-click a message → Apps → *{menu.name}*."
+    lines.append(tail)
+    return cut("\n".join(lines), CONTENT_MAX)
+
+
 def related_embed(paper: Paper, related: list[tuple[Paper, float]]) -> discord.Embed:
     """The papers most like `paper`, each a linked title with its id and year."""
     embed = discord.Embed(title=safe(f"Related to: {paper.title or paper.id}", TITLE_MAX), colour=COLOUR)

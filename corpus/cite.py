@@ -57,7 +57,7 @@ def bibtex_name(name: str) -> str:
 def bibtex_key(paper: Paper) -> str:
     """arXiv-like key: first author's family name, year, first significant title word — ascii, lower case."""
     family = (family_name(paper.authors[0]) if paper.authors else "") or "anon"
-    year = str(paper.published.year) if paper.published else ""
+    year = str(paper.year or "")
     word = next((w for w in _KEY_WORD.findall(paper.title) if w.lower() not in _SKIP_WORDS), "paper")
     key = _ascii(f"{family}{year}{word}").lower()
     return re.sub(r"[^a-z0-9]", "", key) or re.sub(r"[^A-Za-z0-9]", "", paper.id) or "paper"
@@ -78,8 +78,8 @@ def bibtex(paper: Paper, key: str | None = None) -> str:
     """One `@misc` entry, valid BibTeX whatever the title holds."""
     authors = " and ".join(bibtex_name(name) for name in paper.authors) or "Unknown"
     fields = [("title", _latex_safe(paper.title or paper.id)), ("author", _latex_safe(authors))]
-    if paper.published:
-        fields.append(("year", str(paper.published.year)))
+    if paper.year:
+        fields.append(("year", str(paper.year)))
     if is_arxiv_id(paper.id):
         fields += [("eprint", paper.id), ("archivePrefix", "arXiv")]
         if paper.categories:
@@ -110,8 +110,8 @@ def plain_reference(paper: Paper) -> str:
         parts.append(paper.id)
     if paper.journal_ref:
         parts.append(paper.journal_ref)
-    if paper.published:
-        parts.append(f"({paper.published.year})")
+    if paper.year:
+        parts.append(f"({paper.year})")
     if paper.doi:
         parts.append(f"doi:{paper.doi}")
     if paper.url:

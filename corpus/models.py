@@ -62,6 +62,21 @@ def is_arxiv_id(paper_id: str) -> bool:
     return bool(_NEW_ARXIV.match(paper_id) or _OLD_ARXIV.match(paper_id))
 
 
+def arxiv_id_year(paper_id: str) -> int | None:
+    """The year an arXiv id was issued: 1805.11898 is May 2018, hep-th/9608091 August 1996; None for other ids.
+
+    New-style ids began in April 2007 (0704.0001); old-style ones ran from 1991 (9108) to March 2007 (0703).
+    """
+    new = _NEW_ARXIV.match(paper_id)
+    if new:
+        return 2000 + int(paper_id[:2])
+    old = _OLD_ARXIV.match(paper_id)
+    if old:
+        yy = int(paper_id.split("/")[1][:2])
+        return 1900 + yy if yy >= 91 else 2000 + yy
+    return None
+
+
 class Paper(BaseModel):
     """One abstract with its metadata. Built by the loaders, stored by `corpus.store`."""
 
@@ -144,7 +159,8 @@ class Paper(BaseModel):
 
     @property
     def year(self) -> int | None:
-        return self.published.year if self.published else None
+        """The first version's year; without a date (a feed that gives none), the year of its arXiv id."""
+        return self.published.year if self.published else arxiv_id_year(self.id)
 
     def content_hash(self) -> str:
         """Fingerprint of everything but the source, to tell 'unchanged' from 'updated'."""

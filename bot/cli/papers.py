@@ -14,7 +14,6 @@ from tqdm import tqdm
 
 from bot.cli import interrupt
 from bot.cli.common import Context, emit
-from bot.cli.vectors import VectorCoverage, coverage, coverage_line
 from corpus.formats import ReadProgress, records, supported_files, unsupported_files
 from corpus.loaders import LoadError, Problem
 from corpus.store import CorpusStats, IngestReport, RecordsRejected
@@ -223,23 +222,20 @@ def describe_source(source: str) -> str:
     return f"the file {source}" if source else "an unnamed source"
 
 
-class CorpusOut(CorpusStats):
-    vectors: VectorCoverage  # papers with a vector for the semantic stage's model, or why the stage is off
-
-
 def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
-    stats = CorpusOut(**ctx.store.stats().model_dump(), vectors=coverage(ctx))
+    stats: CorpusStats = ctx.store.stats()
     ctx.sync_index()  # so a fresh home is searchable, and `paperbot check` finds a fresh index
 
     def text() -> str:
         span = f"published {stats.earliest} to {stats.latest}" if stats.earliest else "no publication dates"
-        described: dict[str, int] = {}
+        described: dict[str, dict[str, int]] = {}  # in words, then each source as --json names it
         for name, count in stats.sources.items():
-            words = describe_source(name)
-            described[words] = described.get(words, 0) + count
+            described.setdefault(describe_source(name), {})[name] = count
         lines = [f"{stats.papers} papers, {span}", "where they came from (the last source that changed each):"]
-        lines += [f"  {count:>8}  {words}" for words, count in sorted(described.items(), key=lambda kv: -kv[1])]
-        lines.append(coverage_line(stats.vectors, ctx.home))
+        for words, names in sorted(described.items(), key=lambda kv: -sum(kv[1].values())):
+            # the sources by the names --json gives them, so that text and JSON say the same
+            parts = ", ".join(f"{name}: {count}" for name, count in sorted(names.items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {sum(names.values()):>8}  {words} ({parts})")
         lines.append(f"home: {ctx.home}")
         return "\n".join(lines)
 

@@ -20,7 +20,7 @@ from bot.cli.common import (
     read_batch,
     require_text,
 )
-from corpus.models import InvalidId, normalise_id
+from corpus.models import InvalidId, arxiv_id_year, normalise_id
 from retrieval.answers.answer import Answer, AnswerSentence
 from retrieval.answers.search import MAX_K
 from retrieval.answers.sentences import AnswerOptions
@@ -42,6 +42,14 @@ class SearchOut(BaseModel):
     query: str
     hits: list[HitOut]
     read_as: str | None = None  # the query as searched, when misspelt words were corrected
+    score_scale: str = "bm25"  # what `score` is: "bm25" (unbounded), "fused" (0..1, BM25 with the embeddings), "rerank"
+
+
+SCALES = {
+    "bm25": "score: BM25 (higher is better, no upper bound)",
+    "fused": "score: fused, 0 to 1 (BM25 scaled to 0..1 and the embedding model's cosine; --no-semantic for BM25)",
+    "rerank": "score: the second stage's (--rerank)",
+}
 
 
 def semantic_stage(args: argparse.Namespace, ctx: Context):
@@ -53,7 +61,6 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     """
     import sys
 
-    from bot.cli.vectors import build_command
     from bot.settings import semantic_setting
     from retrieval.semantic.encoder import ModelUnavailable, load_encoder
     from retrieval.semantic.stage import SemanticStage
@@ -83,7 +90,7 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     if missing > 0:
         print(
             f"notice: {missing} papers have no vector yet and are ranked by BM25 alone; "
-            f"`{build_command(ctx.home)}` encodes them (`paperbot vectors status` counts them)",
+            f"`python -m retrieval.semantic build --home {ctx.home}` encodes them",
             file=sys.stderr,
         )
     return stage
@@ -124,16 +131,18 @@ def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
             print(json.dumps({"id": query.id, "hits": hits}, ensure_ascii=False))
         return 0
     query = require_text(args.query, "query")
-    out = SearchOut(query=cut(query), hits=hits_for(query), read_as=ctx.index.read_as(query))
+    scale = "rerank" if args.rerank else "fused" if stage is not None and args.semantic is not False else "bm25"
+    out = SearchOut(query=cut(query), hits=hits_for(query), read_as=ctx.index.read_as(query), score_scale=scale)
 
     def text() -> str:
         read = f"Read as: {out.read_as}\n" if out.read_as else ""
         if not out.hits:
             return f"{read}No papers match {out.query!r}."
-        lines = [f"{read}{'#':>3}  {'score':>6}  {'id':<16} {'year':<4}  title"]
+        lines = [f"{read}{'#':>3}  {out.score_scale:>6}  {'id':<16} {'year':<4}  title"]  # the column names its scale
         for rank, hit in enumerate(out.hits, 1):
-            year = (hit.published or "")[:4]
+            year = (hit.published or "")[:4] or str(arxiv_id_year(hit.paper_id) or "")
             lines.append(f"{rank:>3}  {hit.score:6.2f}  {hit.paper_id:<16} {year:<4}  {hit.title}")
+        lines.append(SCALES[out.score_scale])
         return "\n".join(lines)
 
     emit(args, out, text)

@@ -10,8 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cli.query import year_range_problem
-from bot.cogs.conversation import HELP, paper_view, send_answer
-from bot.render import fit_content, fit_embed, paper_embed, quote, search_embed
+from bot.cogs.conversation import paper_view, send_answer
+from bot.render import fit_content, fit_embed, help_text, paper_embed, quote, search_embed
 from retrieval.answers.search import MAX_K, SearchHit, SearchRequest
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Papers(commands.Cog):
 
     @app_commands.command(name="help", description="What paperbot can do")
     async def help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(HELP, ephemeral=True, allowed_mentions=NONE)
+        await interaction.response.send_message(help_text(self.bot.tree), ephemeral=True, allowed_mentions=NONE)
 
 
 async def setup(bot: PaperBot) -> None:

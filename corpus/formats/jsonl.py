@@ -135,7 +135,29 @@ def record_fields(record: dict, source: str, where: str) -> dict | Problem:
             fields[field] = value
     if record.get("url"):
         fields["url"] = str(record["url"])
+    elif dataset_url(record):
+        fields["url"] = dataset_url(record)
     return fields
+
+
+def dataset_url(record: dict) -> str | None:
+    """Where a paper of the project's datasets can be read, so an answer quoting it links to it.
+
+    SciTLDR's `paper_id` is the paper's OpenReview forum id; SciFact's `doc_id` is its Semantic
+    Scholar corpus id. Recognised by their fields (SciTLDR: source sentences with labels or targets;
+    SciFact: numeric doc_id with sentences), never guessed for other records.
+    """
+    paper_id, doc_id = record.get("paper_id"), record.get("doc_id")
+    if (
+        isinstance(paper_id, str)
+        and isinstance(record.get("source"), list)
+        and ("target" in record or "source_labels" in record)
+    ):
+        if re.fullmatch(r"[A-Za-z0-9_-]{6,20}", paper_id):
+            return f"https://openreview.net/forum?id={paper_id}"
+    if doc_id is not None and re.fullmatch(r"\d{1,12}", str(doc_id)) and isinstance(record.get("sentences"), list):
+        return f"https://api.semanticscholar.org/CorpusID:{doc_id}"
+    return None
 
 
 def _version_number(version: object) -> int:
