@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from bot.cli import interrupt
 from bot.cli.common import Context, emit
+from bot.cli.vectors import VectorCoverage, coverage, coverage_line
 from corpus.formats import ReadProgress, records, supported_files, unsupported_files
 from corpus.loaders import LoadError, Problem
 from corpus.store import CorpusStats, IngestReport, RecordsRejected
@@ -222,8 +223,12 @@ def describe_source(source: str) -> str:
     return f"the file {source}" if source else "an unnamed source"
 
 
+class CorpusOut(CorpusStats):
+    vectors: VectorCoverage  # papers with a vector for the semantic stage's model, or why the stage is off
+
+
 def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
-    stats: CorpusStats = ctx.store.stats()
+    stats = CorpusOut(**ctx.store.stats().model_dump(), vectors=coverage(ctx))
     ctx.sync_index()  # so a fresh home is searchable, and `paperbot check` finds a fresh index
 
     def text() -> str:
@@ -236,6 +241,7 @@ def cmd_corpus(args: argparse.Namespace, ctx: Context) -> int:
             # the sources by the names --json gives them, so that text and JSON say the same
             parts = ", ".join(f"{name}: {count}" for name, count in sorted(names.items(), key=lambda kv: -kv[1]))
             lines.append(f"  {sum(names.values()):>8}  {words} ({parts})")
+        lines.append(coverage_line(stats.vectors, ctx.home))
         lines.append(f"home: {ctx.home}")
         return "\n".join(lines)
 

@@ -61,6 +61,7 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     """
     import sys
 
+    from bot.cli.vectors import build_command
     from bot.settings import semantic_setting
     from retrieval.semantic.encoder import ModelUnavailable, load_encoder
     from retrieval.semantic.stage import SemanticStage
@@ -90,7 +91,7 @@ def semantic_stage(args: argparse.Namespace, ctx: Context):
     if missing > 0:
         print(
             f"notice: {missing} papers have no vector yet and are ranked by BM25 alone; "
-            f"`python -m retrieval.semantic build --home {ctx.home}` encodes them",
+            f"`{build_command(ctx.home)}` encodes them (`paperbot vectors status` counts them)",
             file=sys.stderr,
         )
     return stage
