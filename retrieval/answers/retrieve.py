@@ -61,14 +61,16 @@ def retrieve(
     """
     if stage is None:
         return _lexical(question, index.search(question, max(k, proximity.DEPTH)), index, get_many, k)
-    hits = index.search(question, stage.depth)
-    if not hits:
+    rows, scores = index.search_rows(question, stage.depth)  # BM25's top 1,000 as arrays: a Hit only for those read
+    if not len(rows):
         return [], None
-    ranking = stage.rank(question, hits, query_vector)
-    if any(h.paper_id not in ranking.cosine for h in ranking.hits[:k] + hits[:5]):
+    ranking = stage.rank_rows(question, index, rows, scores, query_vector)
+    first = max(k, proximity.DEPTH, 5)
+    bm25 = [Hit(pid, score) for pid, score in zip(ranking.ids[:first], scores[:first].tolist(), strict=True)]
+    if any(h.paper_id not in ranking.cosine for h in ranking.hits[:k] + bm25[:5]):
         # a paper that matters here has no vector yet (being encoded): BM25 alone, judged by the lexical model
-        return _lexical(question, hits[: max(k, proximity.DEPTH)], index, get_many, k)
-    view = StageView([h.score for h in hits[:5]], hits[0].paper_id, ranking.cosine)
+        return _lexical(question, bm25[: max(k, proximity.DEPTH)], index, get_many, k)
+    view = StageView([h.score for h in bm25[:5]], bm25[0].paper_id, ranking.cosine)
     return ranked_papers(ranking.hits[:k], get_many), view
 
 

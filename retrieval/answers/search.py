@@ -57,9 +57,9 @@ def run_search(
         if fuse:
             # BM25's top `depth` ids, fused, and only the records of the best `pool` read from the store
             first = max(pool, stage.depth)
-            hits = index.search(request.query, first, request.year_from, request.year_to)
-            bm25_count = len(hits)
-            hits = stage.rerank(request.query, hits)[:pool]
+            rows, scores = index.search_rows(request.query, first, request.year_from, request.year_to)
+            bm25_count = len(rows)
+            hits = stage.rank_rows(request.query, index, rows, scores).hits[:pool]
             papers = store.get_many([h.paper_id for h in hits])
         elif request.rerank:
             # the second stage reads the candidates' records to re-rank them

@@ -146,6 +146,7 @@ def impacts_of(tfs: np.ndarray, docs: np.ndarray, norm: np.ndarray, k1: float) -
 
 
 EXACT_POSTINGS = 20_000  # a query with at most this many postings is scored exactly in one pass (`_top_exact`)
+EXACT_PARTS_MAX = 2_000_000  # postings: up to this many, `exact_parts` are kept (16 MB) for the one-pass path
 _NO_ROWS = np.zeros(0, np.int64)
 _NO_SCORES = np.zeros(0, np.float64)
 
@@ -160,6 +161,7 @@ class BM25Scorer:
         self.idf = self._idf(postings.df)
         self.dead = np.flatnonzero(~postings.alive)  # rows of replaced versions, masked out of every result
         self._impacts: np.ndarray | None = None
+        self._exact_parts: np.ndarray | None = None
 
     @property
     def impacts(self) -> np.ndarray:
@@ -178,6 +180,15 @@ class BM25Scorer:
                 )
             self._impacts = impacts
         return self._impacts
+
+    @property
+    def exact_parts(self) -> np.ndarray | None:
+        """float64 tf-part of every posting, tf*(k1+1)/(tf+norm[doc]), exactly as `exact_scores` computes it,
+        for an index of at most EXACT_PARTS_MAX postings (8 bytes each); None for a larger one."""
+        if self._exact_parts is None and len(self.postings.docs) <= EXACT_PARTS_MAX:
+            tf = self.postings.tfs.astype(np.float64)
+            self._exact_parts = tf * (self.params.k1 + 1) / (tf + self.norm[self.postings.docs])
+        return self._exact_parts
 
     def use_impacts(self, impacts: np.ndarray) -> None:
         """Impacts saved with the index for this same corpus state and parameters."""
@@ -265,10 +276,15 @@ class BM25Scorer:
         """
         postings, k1 = self.postings, self.params.k1
         docs = np.concatenate([postings.docs[start:end] for start, end in spans])
-        tf = np.concatenate([postings.tfs[start:end] for start, end in spans]).astype(np.float64)
         weight = np.repeat([count * self.idf[term] for term, count in terms], [end - start for start, end in spans])
+        parts = self.exact_parts
+        if parts is not None:
+            part = np.concatenate([parts[start:end] for start, end in spans])
+        else:
+            tf = np.concatenate([postings.tfs[start:end] for start, end in spans]).astype(np.float64)
+            part = tf * (k1 + 1) / (tf + self.norm[docs])
         scores = np.zeros(postings.n_docs, np.float64)
-        np.add.at(scores, docs, weight * (tf * (k1 + 1) / (tf + self.norm[docs])))
+        np.add.at(scores, docs, weight * part)
         if allowed is not None:
             scores[~allowed] = 0.0
         if len(self.dead):

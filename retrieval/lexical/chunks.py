@@ -104,6 +104,8 @@ class TermSequences:
     def of(self, row: int) -> np.ndarray:
         """Document `row`'s term ids, in order."""
         start, end = int(self.starts[row]), int(self.starts[row + 1])
+        if len(self.parts) == 1:
+            return self.parts[0][start:end]
         if start == end:
             return np.zeros(0, np.uint32)
         part = int(np.searchsorted(self.bounds, start, side="right")) - 1

@@ -19,7 +19,9 @@ Scores shown stay BM25's; only the order of the top DEPTH changes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 
 import numpy as np
 
@@ -60,18 +62,21 @@ def pair_shares(pairs: dict[tuple[str, str], float], rows: Sequence[int | None],
     present: list[set[int]] = [set() for _ in rows]
     wanted = [(i, row) for i, row in enumerate(rows) if row is not None]
     if keys and wanted:
-        sequences = [index.sequences.of(row) for _, row in wanted]
+        of = index.sequences.of
+        sequences = [of(row) for _, row in wanted]
         flat = np.concatenate(sequences).astype(np.uint64)
         if len(flat) > 1:
             adjacent = (flat[:-1] << np.uint64(32)) | flat[1:]
-            asked = np.fromiter(sorted(keys), np.uint64, len(keys))
-            at = np.minimum(np.searchsorted(asked, adjacent), len(asked) - 1)
-            ends = np.cumsum([len(s) for s in sequences])
-            found = asked[at] == adjacent
-            found[ends[:-1] - 1] = False  # a pair across two papers' terms is in neither
-            for position in np.flatnonzero(found).tolist():
-                paper = int(np.searchsorted(ends, position, side="right"))
-                present[wanted[paper][0]].add(keys[int(adjacent[position])])
+            asked = np.array(sorted(keys), np.uint64)
+            at = np.searchsorted(asked, adjacent)
+            at[at == len(asked)] = 0
+            found = np.flatnonzero(asked[at] == adjacent).tolist()
+            if found:
+                ends = list(accumulate(len(s) for s in sequences))
+                for position in found:
+                    paper = bisect_right(ends, position)
+                    if position + 1 < ends[paper]:  # not a pair across two papers' terms
+                        present[wanted[paper][0]].add(keys[int(adjacent[position])])
     weights = list(pairs.values())
     return [sum(weights[n] for n in range(len(weights)) if n in held) / total for held in present]
 

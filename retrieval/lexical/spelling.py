@@ -55,7 +55,7 @@ def _english() -> dict[str, float]:
     """wordfreq's English word -> frequency table (the one `zipf_frequency` reads; loaded once, not copied)."""
     from wordfreq import get_frequency_dict
 
-    return get_frequency_dict("en")
+    return get_frequency_dict("en", "best")  # as wordfreq asks for it, so its cache holds one table, not two
 
 
 class Speller:

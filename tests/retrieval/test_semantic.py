@@ -250,47 +250,7 @@ def test_the_bot_engine_encodes_new_papers_in_the_background(tmp_path, encoder, 
     assert Engine.open(tmp_path / "home", semantic=False).stage is None
 
 
-def random_vectors(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    v = rng.normal(size=(n, 384)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def test_a_damaged_vector_file_is_ignored_with_one_warning(tmp_path, caplog):
-    store = VectorStore(tmp_path / "v")
-    store.add(["a", "b"], ["h1", "h2"], random_vectors(2, 1))
-    store.add(["c"], ["h3"], random_vectors(1, 2))
-    damaged = sorted(store.folder.glob("seg-*.npz"))[1]
-    damaged.write_bytes(damaged.read_bytes()[:100])
-    again = VectorStore(tmp_path / "v")
-    with caplog.at_level("WARNING"):
-        again.refresh()
-        again.refresh()
-    assert sum("damaged vector file ignored" in r.getMessage() for r in caplog.records) == 1
-    assert sorted(again.where) == ["a", "b"]
-    assert again.missing([("a", "h1"), ("c", "h3")]) == [("c", "h3")]  # so c is encoded again
-    again.add(["c"], ["h3"], random_vectors(1, 2))
-    assert again.missing([("c", "h3")]) == []
-    vectors, have = again.lookup(["a", "zzz"])
-    assert have.tolist() == [True, False] and not vectors[1].any()
-
-
-def test_several_processes_add_vectors_at_once_and_compaction_keeps_them(tmp_path):
-    folder = tmp_path / "v"
-    code = (
-        "import sys, numpy as np; from pathlib import Path; from retrieval.semantic.vectors import VectorStore\n"
-        "s = VectorStore(Path(sys.argv[1])); w = sys.argv[2]\n"
-        "for i in range(15): s.add([f'{w}{i}'], ['h'], np.full((1, 384), 0.05, np.float32))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(folder), w], env=env) for w in ("p", "q", "r")]
-    assert [w.wait(120) for w in workers] == [0, 0, 0]
-    store = VectorStore(folder).refresh()
-    assert len(store) == 45 and len(list(folder.glob("seg-*.npz"))) == 45
-    assert not list(folder.glob(".*.part"))
-    store.compact()
-    assert len(list(folder.glob("seg-*.npz"))) == 1
-    assert len(VectorStore(folder).refresh()) == 45
+# The vector files themselves (appending, several processes, damage): tests/retrieval/test_vectors.py
 
 
 # ---------------------------------------------------------------------------- the official model, from a fake hub
