@@ -20,6 +20,8 @@ DEFAULT_SPLIT = {"retrieval": "test", "evidence": "dev", "tldr": "test"}
 FIXED = {
     "answerability": ("nq_open/dev.jsonl", "scifact/claims_dev.jsonl", "scitldr/test.jsonl"),
     "vectors": ("scifact/corpus.jsonl",),
+    # questions as researchers type them, over every SciTLDR paper (out of fold: retrieval/quality/natural.py)
+    "natural": ("natural_questions/questions.jsonl", "scitldr/train.jsonl", "scitldr/dev.jsonl", "scitldr/test.jsonl"),
 }
 TASKS = [*SPLITS, *FIXED]
 SCITLDR_SPLITS = ("train", "dev", "test")  # every SciTLDR paper: the corpus `eval answerability` asks
@@ -87,6 +89,15 @@ def cmd_eval(args: argparse.Namespace, ctx: Context) -> int:
             result = eval_evidence(folder, split, semantic=bool(args.semantic))
         except ValueError as exc:  # --semantic without the model or the vectors: says which and what to run
             raise UserError(str(exc)) from None
+    elif args.task == "natural":
+        from retrieval.quality.natural import eval_natural, table
+
+        try:
+            result = eval_natural(folder, semantic=bool(args.semantic))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        emit(args, result, lambda: table(result) + f"\nsemantic: {result.semantic}")
+        return 0
     elif args.task == "answerability":
         from retrieval.quality.benchmarks import eval_answerability
 
@@ -217,7 +228,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     evaluate.add_argument(
         "--split",
         help="; ".join(f"{task}: {'|'.join(s)} (default {DEFAULT_SPLIT[task]})" for task, s in SPLITS.items())
-        + "; answerability, vectors: none (held-out sets only; every corpus)",
+        + "; answerability, natural, vectors: none (fixed sets; every corpus)",
     )
     evaluate.add_argument(
         "--data",
@@ -228,7 +239,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     evaluate.add_argument(
         "--semantic",
         action="store_true",
-        help="evidence, answerability, feedback: answer through the semantic stage (evidence and answerability need"
+        help="evidence, answerability, natural, feedback: answer through the semantic stage (evidence and answerability need"
         " the benchmark's vectors: paperbot eval vectors); `retrieval` always reports both",
     )
     evaluate.set_defaults(handler=cmd_eval)
