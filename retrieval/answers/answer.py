@@ -64,7 +64,6 @@ class Citation(BaseModel):
 
 
 Reply = Literal["answer", "nothing", "unstated", "collection"]
-COUNT_LIMIT = 1000  # a collection question's topic: papers counted, at most
 KEYWORDS = 8  # words: a query this short is keywords, not a statement
 
 
@@ -91,7 +90,9 @@ class Answer(BaseModel):
     )
     unstated: str | None = Field(default=None, description="third reply: what the abstract does not state")
     topic: str | None = Field(default=None, description="collection question: the topic a search can count")
-    matches: int | None = Field(default=None, description="collection question: papers a search for the topic finds")
+    matches: int | None = Field(
+        default=None, description="collection question: papers that use every word of the topic"
+    )
 
 
 class Decision(NamedTuple):
@@ -278,7 +279,7 @@ def answer_from_ranked(
             read_as=read_as,
             unstated=unstated,
             topic=topic or None,
-            matches=len(index.search(topic, COUNT_LIMIT)) if topic else None,
+            matches=papers_with_all(topic, index) if topic else None,
         )
     scores = {paper.id: score for paper, score in ranked}
     numbers: dict[str, int] = {}
@@ -315,11 +316,28 @@ def collection_line(answer: Answer, search: str) -> str:
         " rank or average across papers."
     )
     if answer.topic:
-        found = f"{answer.matches}{'+' if answer.matches == COUNT_LIMIT else ''}"
-        text += f" `{search} {answer.topic}` finds {found} paper{'' if answer.matches == 1 else 's'} on it."
+        n = answer.matches or 0
+        text += (
+            f" {n} paper{' uses' if n == 1 else 's use'} every word of {answer.topic!r};"
+            f" `{search} {answer.topic}` lists the closest."
+        )
     else:
         text += f" `{search}` with a topic lists the papers on it."
     return text
+
+
+def papers_with_all(topic: str, index: SearchIndex) -> int:
+    """How many papers hold every term of `topic` (its words as the analyzer stems them): an honest count of
+    the papers on it, where a search's hit list also holds papers that share a single word."""
+    vocab, postings = index.vocab, index.postings
+    rows: np.ndarray | None = None
+    for term in set(index.analyzer(topic)):
+        if term not in vocab:
+            return 0
+        t = vocab[term]
+        docs = np.asarray(postings.docs[postings.indptr[t] : postings.indptr[t + 1]])
+        rows = docs if rows is None else np.intersect1d(rows, docs, assume_unique=True)
+    return 0 if rows is None else int(np.asarray(postings.alive)[rows].sum())
 
 
 def render_answer_text(answer: Answer) -> str:

@@ -65,7 +65,7 @@ def test_a_collection_question_gets_no_quote_and_a_search_instead(replies):
     assert answer["reply"] == "collection" and not answer["found"] and answer["answer"] == []
     assert answer["topic"] == "transformers" and answer["matches"] >= 1
     assert "question about the whole collection" in text
-    assert f"`paperbot search transformers` finds {answer['matches']} papers" in text
+    assert f"{answer['matches']} papers use every word of 'transformers'; `paperbot search transformers`" in text
 
 
 @pytest.mark.parametrize(
