@@ -326,16 +326,19 @@ class BM25Scorer:
     def exact_scores(self, terms: list[tuple[int, int]], rows: np.ndarray) -> np.ndarray:
         """rank-bm25's score for a few rows (sorted), finding each row's tf by binary search in the postings."""
         postings, k1 = self.postings, self.params.k1
+        rows = np.asarray(rows)
+        needles = rows.astype(postings.docs.dtype, copy=False)  # the postings' own type: else each is converted
+        norm = self.norm[rows]
         scores = np.zeros(len(rows), np.float64)
         for term, count in terms:
-            start, end = postings.indptr[term], postings.indptr[term + 1]
+            start, end = int(postings.indptr[term]), int(postings.indptr[term + 1])
             docs = postings.docs[start:end]
-            at = np.searchsorted(docs, rows)
+            at = np.searchsorted(docs, needles)
             hit = at < len(docs)
-            hit[hit] = docs[at[hit]] == rows[hit]
+            hit[hit] = docs[at[hit]] == needles[hit]
             tf = np.zeros(len(rows), np.float64)
             tf[hit] = postings.tfs[start + at[hit]]
-            scores += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + self.norm[rows]))
+            scores += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + norm))
         return scores
 
 

@@ -99,18 +99,54 @@ class SemanticStage:
         scores: np.ndarray,
         query_vector: np.ndarray | None = None,
     ) -> Ranking:
-        """`rank` of BM25's candidates given as index rows and scores (`SearchIndex.search_rows`), best first."""
-        paper_ids = index.paper_ids
-        return self._rank(query, [paper_ids[row] for row in rows.tolist()], scores, query_vector)
+        """`rank` of BM25's candidates given as index rows and scores (`SearchIndex.search_rows`), best first.
 
-    def _rank(self, query: str, ids: list[str], bm25: np.ndarray, query_vector: np.ndarray | None) -> Ranking:
-        if not ids:
+        The candidates' vectors come by index row (`VectorStore.rows_for`: one gather), their paper ids only
+        for the candidates read.
+        """
+        mapped = self.vectors.rows_for(index)
+        if mapped is None:
+            paper_ids = index.paper_ids
+            return self._rank(query, [paper_ids[row] for row in rows.tolist()], scores, query_vector)
+        return self._rank(query, _RowIds(index.paper_ids, rows), scores, query_vector, mapped[rows])
+
+    def _rank(
+        self,
+        query: str,
+        ids: Sequence[str],
+        bm25: np.ndarray,
+        query_vector: np.ndarray | None,
+        vector_rows: np.ndarray | None = None,
+    ) -> Ranking:
+        if not len(ids):
             return Ranking([], np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, bool))
-        vectors, have = self.vectors.lookup(ids)
+        if vector_rows is None:
+            vectors, have = self.vectors.lookup(list(ids))
+        else:
+            vectors, have = self.vectors.gather(vector_rows)
         cosine = vectors @ (self.query_vector(query) if query_vector is None else query_vector)
         scores = fuse(bm25, cosine, have, self.weight) if len(ids) > 1 else np.ones(1)
         order = np.lexsort((np.arange(len(ids)), -scores))
         return Ranking(ids, bm25, order, scores, cosine, have)
+
+
+class _RowIds(Sequence):
+    """The paper ids of index rows, each looked up when read."""
+
+    def __init__(self, paper_ids: list[str], rows: np.ndarray):
+        self.paper_ids, self.rows = paper_ids, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self.paper_ids[row] for row in self.rows[item].tolist()]
+        return self.paper_ids[int(self.rows[item])]
+
+    def __iter__(self) -> Iterator[str]:
+        paper_ids = self.paper_ids
+        return (paper_ids[row] for row in self.rows.tolist())
 
 
 class Ranking:
@@ -122,7 +158,7 @@ class Ranking:
 
     def __init__(
         self,
-        ids: list[str],
+        ids: Sequence[str],
         bm25: np.ndarray,
         order: np.ndarray,
         fused: np.ndarray,

@@ -34,19 +34,24 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from retrieval.semantic.encoder import DIM, Encoder, document_text
+
+if TYPE_CHECKING:
+    from retrieval.lexical.index import SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,8 @@ COMPACT_FRACTION = 0.5  # superseded rows, as a share of all rows, above which `
 COMPACT_MIN = 1_000  # ... and at least this many
 UNIT = (0.9, 1.1)  # norms outside this (or not finite) mark a damaged row: the model's vectors are unit vectors
 SCAN_BLOCK = 65_536  # rows read at a time when every row is checked
+MAP_AFTER = 16  # queries against one index before its rows are mapped to vector rows (`rows_for`)
+LOG_LIMIT = 200_000  # rows read since the maps were brought up to date, beyond which a map is made again
 
 
 def content_hash(title: str, abstract: str) -> str:
@@ -172,6 +179,10 @@ class VectorStore:
         self.superseded = 0  # file rows whose paper has a newer row
         self.scanned = 0  # file rows checked to be unit vectors (`drop_damaged`)
         self._held = 0  # how deep this object holds the folder's lock (fcntl locks are not re-entrant)
+        self.epoch = 0  # moves on whenever rows are renumbered (a new generation, rows held in memory)
+        self.log: list[tuple[str, int]] = []  # (paper id, row) of the rows read, for the maps to catch up
+        self.logged = 0  # rows read before the first entry of `log`
+        self._maps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # index -> _RowMap
 
     @classmethod
     def for_model(cls, home: Path, model_id: str) -> VectorStore:
@@ -239,6 +250,7 @@ class VectorStore:
         return self
 
     def _forget_file(self) -> None:
+        self.epoch += 1
         self.row_of = {p: r for p, r in self.row_of.items() if r >= EXTRA}
         self.hashes = np.zeros(0, "S16")
         self.rows = self.keys_bytes = self.superseded = self.scanned = 0
@@ -261,6 +273,10 @@ class VectorStore:
             superseded += row_of.get(paper_id, EXTRA) < EXTRA
             row_of[paper_id] = row
         self.superseded += superseded
+        self.log.extend((paper_id, row) for row, (paper_id, _) in enumerate(keys, self.rows))
+        if len(self.log) > LOG_LIMIT:
+            self.logged += len(self.log)
+            self.log = []
         self.rows, self.keys_bytes = state.rows, state.keys_bytes
 
     def _repair(self, reason: str) -> State | None:
@@ -362,6 +378,7 @@ class VectorStore:
         """A damaged folder that cannot be written: its whole rows, held in memory."""
         self._forget_file()
         self.generation = -1
+        self.epoch += 1
         base = len(self.extra)
         self.extra = np.concatenate([self.extra, vectors]) if base else vectors  # (mapped, when alone)
         self.extra_hashes.extend(key[1] if key is not None else "" for key in keys)
@@ -391,6 +408,7 @@ class VectorStore:
             if segment is None:
                 continue
             ids, hashes, vectors = segment
+            self.epoch += 1
             base = len(self.extra)
             self.extra = np.concatenate([self.extra, vectors])
             self.extra_hashes.extend(hashes)
@@ -561,15 +579,73 @@ class VectorStore:
             found = self._gather(rows) if len(rows) else np.zeros((0, DIM), np.float16)
             return found, [self._hash_of(int(r)) for r in rows]
 
+    def rows_for(self, index: SearchIndex) -> np.ndarray | None:
+        """Each row of `index` -> the row of its paper's vector (-1: none yet), kept up to date as both grow.
+
+        None for the first MAP_AFTER queries against an index: a command that asks once does not pay for
+        mapping a million rows (`lookup` by paper id serves it); a bot or a batch then reads its candidates'
+        vectors with one gather instead of a thousand dictionary lookups.
+        """
+        with self.lock:
+            found = self._maps.get(index)
+            if found is None:
+                found = self._maps[index] = _RowMap()
+            found.uses += 1
+            if found.uses <= MAP_AFTER:
+                return None
+            paper_ids, row_of = index.paper_ids, self.row_of
+            if found.rows is None or found.epoch != self.epoch or found.seen < self.logged:
+                found.rows = np.fromiter(map(row_of.get, paper_ids, _minus_ones(len(paper_ids))), np.int64)
+                found.epoch, found.seen, found.indexed = self.epoch, self.logged + len(self.log), len(paper_ids)
+                return found.rows
+            if len(paper_ids) > found.indexed:  # papers indexed since: their vectors, if any
+                new = paper_ids[found.indexed :]
+                found.rows = np.concatenate(
+                    [found.rows, np.fromiter(map(row_of.get, new, _minus_ones(len(new))), np.int64)]
+                )
+                found.indexed = len(paper_ids)
+            if found.seen < self.logged + len(self.log):  # vectors read since: the rows of their papers
+                index_rows = index.rows
+                for paper_id, row in self.log[found.seen - self.logged :]:
+                    at = index_rows.get(paper_id)
+                    if at is not None and at < found.indexed:
+                        found.rows[at] = row
+                found.seen = self.logged + len(self.log)
+            return found.rows
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 vectors, has-vector mask) for vector rows as `rows_for` gives them (-1: none)."""
+        with self.lock:
+            have = rows >= 0
+            out = np.zeros((len(rows), DIM), np.float32)
+            if have.any():
+                out[have] = self._gather(rows[have])
+        return out, have
+
     def lookup(self, paper_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(float32 vectors, has-vector mask) for the papers; a paper without one gets zeros."""
         with self.lock:
-            rows = np.fromiter(map(self.row_of.get, paper_ids, [-1] * len(paper_ids)), np.int64, len(paper_ids))
+            rows = np.fromiter(map(self.row_of.get, paper_ids, _minus_ones(len(paper_ids))), np.int64, len(paper_ids))
             have = rows >= 0
             out = np.zeros((len(paper_ids), DIM), np.float32)
             if have.any():
                 out[have] = self._gather(rows[have])
         return out, have
+
+
+class _RowMap:
+    """`VectorStore.rows_for`'s state for one index."""
+
+    def __init__(self) -> None:
+        self.uses = 0
+        self.rows: np.ndarray | None = None
+        self.epoch = -1
+        self.seen = 0  # rows of the store's log applied
+        self.indexed = 0  # index rows mapped
+
+
+def _minus_ones(n: int) -> Iterator[int]:
+    return itertools.repeat(-1, n)
 
 
 def vectors_problem(home: Path, model_id: str | None = None) -> str | None:

@@ -236,3 +236,32 @@ def test_a_home_without_vectors_has_no_problem(tmp_path):
     (tmp_path / "vectors" / MODEL).mkdir(parents=True)
     assert vectors_problem(tmp_path) is None and len(VectorStore.for_model(tmp_path, MODEL)) == 0
     json.dumps(VectorStore.keys(folder_of(tmp_path)))
+
+
+def test_index_rows_map_to_vector_rows_and_stay_in_step(tmp_path, monkeypatch):
+    from corpus.models import Paper
+    from retrieval.lexical.index import SearchIndex
+    from retrieval.semantic import vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "MAP_AFTER", 2)
+    papers = [Paper(id=f"p{i}", title=f"Paper {i}", abstract=f"About topic {i}.") for i in range(6)]
+    index = SearchIndex.build(papers[:4])
+    store = VectorStore.for_model(tmp_path, MODEL)
+    store.add(["p1", "p3"], [h(1), h(3)], unit(2, 12))
+    assert store.rows_for(index) is None and store.rows_for(index) is None  # a command that asks once or twice
+
+    def expected() -> list[int]:
+        return [store.row_of.get(pid, -1) for pid in index.paper_ids]
+
+    assert store.rows_for(index).tolist() == expected() == [-1, 0, -1, 1]
+    other = VectorStore.for_model(tmp_path, MODEL)
+    other.add(["p0", "p3"], [h(0), h(33)], unit(2, 13))  # another process: a new paper's vector, an updated one
+    store.refresh()
+    index.add(papers[4:])  # papers indexed since
+    store.add(["p5"], [h(5)], unit(1, 14))
+    assert store.rows_for(index).tolist() == expected() == [2, 0, -1, 3, -1, 4]
+    store.compact()  # rows renumbered
+    assert store.rows_for(index).tolist() == expected()
+    vectors, have = store.gather(store.rows_for(index)[[5, 2]])
+    np.testing.assert_array_equal(vectors, store.lookup(["p5", "p2"])[0])
+    assert have.tolist() == [True, False]
