@@ -73,7 +73,8 @@ class TermSequences:
     MERGE_BELOW = 1 << 20  # a new part this small is joined to the last part instead (the bot adds a few at a time)
 
     def __init__(self, parts: list[np.ndarray], doc_len: np.ndarray):
-        self.parts = [p for p in parts if len(p)]
+        # a memory-mapped part is kept as a plain view of the mapping: slicing a np.memmap costs several times more
+        self.parts = [np.asarray(p) for p in parts if len(p)]
         self.bounds = np.cumsum([0, *(len(p) for p in self.parts)]).astype(np.int64)
         self.starts = np.concatenate(([0], np.cumsum(doc_len, dtype=np.int64)))
 
@@ -91,7 +92,7 @@ class TermSequences:
         if not len(part):
             return
         last = self.parts[-1] if self.parts else None
-        if last is not None and not isinstance(last, np.memmap) and len(last) + len(part) <= self.MERGE_BELOW:
+        if last is not None and len(last) + len(part) <= self.MERGE_BELOW:  # (never a big loaded part: copied)
             self.parts[-1] = np.concatenate([last, part])
         else:
             self.parts.append(part)
