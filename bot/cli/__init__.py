@@ -142,6 +142,8 @@ def _run(argv: list[str]) -> int:
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
     if not getattr(args, "command", None):
+        if args.json:  # `paperbot --json` alone: the promised error object, not the help text
+            raise UserError("no command given: e.g. paperbot --json corpus (see `paperbot --help`)", EXIT_USAGE)
         parser.print_help()
         return EXIT_USAGE
     _settings()  # every setting checked the same way for every command: a bad one is one line, exit 2

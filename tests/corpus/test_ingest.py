@@ -166,7 +166,8 @@ def test_empty_and_unknown_inputs_are_errors_not_zero_added(capsys, home, tmp_pa
 def test_corpus_describes_sources_in_words(capsys, home):
     assert main(["corpus", "--home", str(home)]) == 0
     out = capsys.readouterr().out
-    assert "13  bundled with paperbot" in out and ".txt" not in out
+    # in words, then each source by the name --json gives it (text and JSON say the same)
+    assert "13  bundled with paperbot (seed: 10, 000_a66cf86bf03b87ab.txt: 3)" in out
 
 
 def test_worker_processes_store_the_same_records_and_find_the_same_problems(tmp_path):
