@@ -9,8 +9,11 @@ seed; queries are SciFact's 1,109 claims. rank-bm25 answers a sample of queries 
 large corpora because each one takes a second or more.
 
 paperbot's query is what `search` ranks: BM25's top 10 with the top 5 re-ordered by the question's word
-pairs (retrieval/lexical/proximity.py, read from the index); `bm25_only` times BM25 alone in the same
-process. Each step records the load average (1, 5, 15 minutes) after it ran: the machine is shared.
+pairs (retrieval/lexical/proximity.py, read from the index). The claims are run twice: `first_pass` is a
+fresh process meeting every word for the first time (the speller looks each unknown one up in English, and
+loads wordfreq's table on the first), the main figures are the second pass, as a running bot meets words it
+has seen; `bm25_only` then times BM25 alone. Each step records the load average (1, 5, 15 minutes) after it
+ran: the machine is shared.
 """
 
 from __future__ import annotations
@@ -116,7 +119,8 @@ def run_paperbot_serve(size: str, workdir: Path) -> dict:
     def with_pairs(query: str) -> None:  # what `search` ranks: the top 5 re-ordered by word pairs
         proximity.by_pairs(query, index.search(query, max(10, proximity.DEPTH)), None, index)[:10]
 
-    result.update(timed_queries(with_pairs, claims()))
+    result["first_pass"] = timed_queries(with_pairs, claims())  # every word seen for the first time
+    result.update(timed_queries(with_pairs, claims()))  # as a running bot: words seen before
     result["bm25_only"] = timed_queries(lambda q: index.search(q, 10), claims())
     # a day's new papers: 300 more abstracts appended to the loaded index, then saved
     from retrieval.lexical.index import IndexDoc
