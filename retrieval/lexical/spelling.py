@@ -19,9 +19,11 @@ uses. It changes 78 of SciTLDR's 3,445 train and dev TLDRs used as questions (RE
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cache, lru_cache
+from pathlib import Path
 
 from retrieval.lexical.analyzer import Analyzer, normalise
 
@@ -45,17 +47,56 @@ def edits1(word: str) -> set[str]:
 
 @lru_cache(maxsize=100_000)
 def _zipf(word: str) -> float:
-    from wordfreq import zipf_frequency  # imported on the first unknown word: a quarter of a second
+    """wordfreq's `zipf_frequency(word, "en")`; for a word of a-z only, read from its table directly.
 
-    return zipf_frequency(word, "en")
+    wordfreq's tokenizer turns such a word into itself, but setting the tokenizer up costs a fresh process
+    about a quarter of a second; the arithmetic below is `_word_frequency`'s and `zipf_frequency`'s for
+    one token (tests/retrieval/test_spelling.py holds the two equal).
+    """
+    if not (word.isascii() and word.isalpha() and word.islower()):
+        from wordfreq import zipf_frequency
+
+        return zipf_frequency(word, "en")
+    floor = 1e-9  # zipf_to_freq(0): the least frequency zipf_frequency asks for
+    freq = _english().get(word)
+    if freq is None:
+        return round(math.log(floor, 10) + 9, 2)
+    freq = max(1.0 / (1.0 / freq), floor)
+    freq = round(freq, math.floor(-math.log(freq, 10)) + 3)
+    return round(math.log(freq, 10) + 9, 2)
 
 
 @cache
 def _english() -> dict[str, float]:
-    """wordfreq's English word -> frequency table (the one `zipf_frequency` reads; loaded once, not copied)."""
-    from wordfreq import get_frequency_dict
+    """wordfreq's English word -> frequency table, as `get_frequency_dict("en", "best")` builds it.
 
-    return get_frequency_dict("en", "best")  # as wordfreq asks for it, so its cache holds one table, not two
+    Read from wordfreq's own data file (its "large" English list, the one "best" names) when it is there:
+    importing wordfreq costs a fresh process a third of a second (language tables, ftfy, its tokenizer)
+    that nothing here needs; otherwise from wordfreq. tests/retrieval/test_spelling.py holds the two equal.
+    """
+    try:
+        import gzip
+        import importlib.util
+
+        import msgpack
+
+        spec = importlib.util.find_spec("wordfreq")
+        folder = Path(next(iter(spec.submodule_search_locations)))  # type: ignore[union-attr, arg-type]
+        with gzip.open(folder / "data" / "large_en.msgpack.gz", "rb") as handle:
+            data = msgpack.load(handle, raw=False)
+        header = data[0]
+        if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
+            raise ValueError(f"unexpected header {header!r}")
+        table: dict[str, float] = {}
+        for index, bucket in enumerate(data[1:]):
+            freq = 10 ** (-index / 100)  # wordfreq's cB_to_freq(-index)
+            for word in bucket:
+                table[word] = freq
+        return table
+    except (ImportError, OSError, ValueError, TypeError, AttributeError, StopIteration, IndexError):
+        from wordfreq import get_frequency_dict
+
+        return get_frequency_dict("en", "best")  # as wordfreq asks for it: its cache holds one table, not two
 
 
 class Speller:

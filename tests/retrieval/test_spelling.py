@@ -77,3 +77,27 @@ def test_a_misspelt_question_is_answered_from_the_right_paper(home):
         assert answer.question == "how do you train transfomers without normalisaton?"  # shown as asked
     finally:
         store.close()
+
+
+def test_english_frequencies_are_wordfreqs_own():
+    """The speller reads a plain word's Zipf value from wordfreq's table (no tokenizer to set up): the same number."""
+    import random
+    import string
+
+    from wordfreq import top_n_list, zipf_frequency
+
+    from retrieval.lexical.spelling import _zipf
+
+    words = [w for w in top_n_list("en", 400_000) if w.isascii() and w.isalpha() and w.islower()][::20]
+    rng = random.Random(7)
+    words += ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(1, 14))) for _ in range(3000)]
+    words += ["transfomers", "normalisaton", "prolem", "Mixed", "naïve", "resnet50", ""]
+    assert [_zipf.__wrapped__(w) for w in words] == [zipf_frequency(w, "en") for w in words]
+
+
+def test_the_english_table_is_wordfreqs():
+    from wordfreq import get_frequency_dict
+
+    from retrieval.lexical.spelling import _english
+
+    assert _english() == get_frequency_dict("en", "best")
