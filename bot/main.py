@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -182,8 +183,21 @@ class JsonLines(logging.Formatter):
         return json.dumps(event, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes: a handler that kept the stream it was made with
+    wrote into a closed one after a caller (a test, an embedding program) had swapped stderr back."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(level: str, fmt: str = "plain") -> None:
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     if fmt == "json":
         handler.setFormatter(JsonLines())
     else:  # one event per line; tracebacks follow on their own lines
