@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel
 
-from corpus.models import Paper
+from corpus.models import Paper, arxiv_id_year
 from corpus.store.file import StoreFile, guarded
 
 
@@ -85,7 +85,10 @@ class StoreReader(StoreFile):
         """(seq, (id, title + newline + abstract, year)) for papers changed after `after_seq`.
 
         Read with SQLite's JSON functions, so a full rebuild of a large corpus does not build a
-        Paper object per row (that costs more than analyzing the text).
+        Paper object per row (that costs more than analyzing the text). The year is `Paper.year`'s:
+        the published date's, or, for a paper without one, the year of its arXiv id (0 when neither
+        is known). An index built before this fallback keeps its old years (0 for undated papers)
+        until it is rebuilt.
         """
         rows = self._db.execute(
             "SELECT seq, id, json_extract(record, '$.title'), json_extract(record, '$.abstract'),"
@@ -93,7 +96,7 @@ class StoreReader(StoreFile):
             (after_seq,),
         )
         for seq, paper_id, title, abstract, year in rows:
-            yield seq, (paper_id, f"{title}\n{abstract}", year)
+            yield seq, (paper_id, f"{title}\n{abstract}", year or arxiv_id_year(paper_id) or 0)
 
     @guarded
     def published_on(self, day: dt.date) -> list[Paper]:

@@ -45,11 +45,6 @@ def test_a_paper_from_a_listing_without_its_date_shows_the_year_of_its_id(capsys
     assert "year={2018}" in out and "hybrid2018" not in out
 
 
-@pytest.mark.xfail(
-    reason="the index takes a paper's year from the store's `published` column (corpus/store/reading.py"
-    " index_rows), not Paper.year: that one line is the store owner's to change",
-    strict=False,
-)
 def test_a_paper_from_a_listing_without_its_date_is_found_by_the_year_of_its_id(capsys, home):
     code, _, err = run(capsys, "ingest", str(REAL / "old_rss_hep-ex_2018-05-23.rdf"), "--home", str(home))
     code, out, _ = run(
