@@ -33,7 +33,7 @@ from bot import delivery
 from bot.delivery import nonce_for, permanent, send_once, transient
 from bot.intake import install_discord_intake
 from bot.main import BUSY_REPLY, is_busy
-from bot.render import answer_embed, citation_embed, fit_content, fit_embed, follow_up_embed, quote, related_embed
+from bot.render import answer_embed, citation_reply, fit_content, fit_embed, follow_up_embed, quote, related_embed
 from retrieval.answers.answer import Answer
 
 if TYPE_CHECKING:
@@ -164,7 +164,10 @@ class CiteButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"
         bot = _bot(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         papers = await bot.engine.run(bot.engine.papers, self.paper_ids)
-        await interaction.followup.send(embed=fit_embed(citation_embed(papers)), ephemeral=True, allowed_mentions=NONE)
+        embed, file = citation_reply(papers)
+        await interaction.followup.send(
+            embed=fit_embed(embed), ephemeral=True, allowed_mentions=NONE, **({"file": file} if file else {})
+        )
 
 
 class RelatedButton(Limited, discord.ui.DynamicItem[discord.ui.Button], template=r"pb:rel:(?P<id>\S+)"):
@@ -303,7 +306,10 @@ class Conversation(commands.Cog):
                 fit_content(f"No paper `{quote(id)}` in the corpus. Try `/search`."), allowed_mentions=NONE
             )
             return
-        await interaction.followup.send(embed=fit_embed(citation_embed([paper], style)), allowed_mentions=NONE)
+        embed, file = citation_reply([paper], style)  # BibTeX too long for an embed comes as a .bib file
+        await interaction.followup.send(
+            embed=fit_embed(embed), allowed_mentions=NONE, **({"file": file} if file else {})
+        )
 
     @app_commands.command(name="related", description="The papers most like this one")
     @app_commands.checks.cooldown(5, 30.0, key=_user_key)

@@ -153,6 +153,7 @@ class Recorded:
     query: dict
     body: Any
     at: float = field(default_factory=time.monotonic)
+    files: dict[str, bytes] = field(default_factory=dict)  # a multipart request's attachments: filename -> bytes
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -471,15 +472,17 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
+        files: dict[str, bytes] = {}
         if request.can_read_body:
             if request.content_type.startswith("multipart/"):
                 form = await request.post()
                 body = json.loads(form.get("payload_json", "{}"))
+                files = {part.filename: part.file.read() for part in form.values() if isinstance(part, web.FileField)}
             else:
                 text = await request.text()
                 body = json.loads(text) if text else None
         async with self._new_request:
-            self.requests.append(Recorded(request.method, path, dict(request.query), body))
+            self.requests.append(Recorded(request.method, path, dict(request.query), body, files=files))
             self._new_request.notify_all()
         fault = self._take_fault(request.method, path)
         if fault is not None and not fault.store:
