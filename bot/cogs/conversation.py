@@ -33,7 +33,16 @@ from bot import delivery
 from bot.delivery import nonce_for, permanent, send_once, transient
 from bot.intake import install_discord_intake
 from bot.main import BUSY_REPLY, is_busy
-from bot.render import answer_embed, citation_reply, fit_content, fit_embed, follow_up_embed, quote, related_embed
+from bot.render import (
+    answer_embed,
+    citation_reply,
+    fit_content,
+    fit_embed,
+    follow_up_embed,
+    help_text,
+    quote,
+    related_embed,
+)
 from retrieval.answers.answer import Answer
 
 if TYPE_CHECKING:
@@ -48,16 +57,7 @@ PRESSES = 10
 PRESS_WINDOW = 30.0
 UNDELIVERED = "I had an answer for you, but Discord kept failing when I sent it. Please ask me again in a few minutes."
 UNDELIVERED_REACTION = "\u26a0\ufe0f"  # ⚠️ on the question when not even that line could be sent
-HELP = (
-    "**paperbot** answers questions from a corpus of research-paper abstracts, quoting them word for word.\n"
-    "`/ask question` — a short cited answer\n"
-    "`/search query [k] [year_from] [year_to] [author]` — ranked papers, with buttons to page and open\n"
-    "`/paper id` — a paper's TL;DR and abstract, with Cite and Related papers buttons\n"
-    "`/cite id [style]` — BibTeX and a plain reference · `/related id` — the papers most like one\n"
-    "You can also mention me with a question, or send me a DM. Reply to one of my answers (or use its "
-    "*Ask a follow-up* thread) to ask a follow-up in its context. Right-click a message → Apps → "
-    "*Find papers about this* to answer its text."
-)
+HELP_REQUEST = re.compile(r"/?help\W*", re.IGNORECASE)  # "@paperbot help": the help, not a search for "help"
 
 
 class PressLimit:
@@ -381,8 +381,8 @@ async def answer_message(bot: PaperBot, message: discord.Message) -> None:
             delivery.REPLY_DELAYS if delays is None else delays,
         )
 
-    if not question:
-        await _delivered(message, reply("help", content=HELP))
+    if not question or HELP_REQUEST.fullmatch(question):  # the same text as /help, made from the commands
+        await _delivered(message, reply("help", content=help_text(bot.tree)))
         return
     try:
         engine, feedback = bot.engine, bot.settings.feedback

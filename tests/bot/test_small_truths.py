@@ -132,3 +132,41 @@ def test_help_on_discord_lists_every_registered_command(tmp_path):
     assert "`/digest here|off|subscribe|unsubscribe|list|preview`" in text
     assert "`/search query [k] [year_from] [year_to] [author]`" in text
     assert len(text) <= 2000
+
+
+def test_help_to_a_mention_is_the_same_text_as_slash_help(tmp_path):
+    """ "@paperbot" alone or "@paperbot help" replies with /help's text, made from the registered commands."""
+    from bot.main import make_bot
+    from bot.render import help_text
+    from bot.settings import Settings
+    from tests.bot.fake_discord import CHANNEL_ID, FakeDiscord
+    from tests.bot.test_end_to_end import TOKEN, check_message
+
+    async def scenario() -> tuple[list[str], str, str]:
+        fake = FakeDiscord()
+        await fake.start()
+        bot = make_bot(Settings(_env_file=None, DISCORD_TOKEN=TOKEN, PAPERBOT_DIGEST_RUNNER=False), tmp_path / "home")
+        runner = asyncio.create_task(bot.start(TOKEN))
+        try:
+            await asyncio.wait_for(fake.ready.wait(), 30)
+            await asyncio.wait_for(bot.wait_until_ready(), 30)
+            replies = []
+            for text in ("", "help", "Help?"):
+                start = len(fake.requests)
+                await fake.send_mention(text)
+                reply = await fake.wait_for(
+                    lambda r: r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages", start=start
+                )
+                check_message(reply.body)
+                replies.append(reply.body["content"])
+            token = await fake.send_command("help", {})
+            slash = await fake.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
+            return replies, slash.body["data"]["content"], help_text(bot.tree)
+        finally:
+            await bot.close()
+            await asyncio.wait_for(runner, 10)
+            await fake.stop()
+
+    replies, slash, generated = asyncio.run(scenario())
+    assert replies == [generated] * 3 and slash == generated
+    assert "`/digest here|off|subscribe|unsubscribe|list|preview`" in generated
