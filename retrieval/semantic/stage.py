@@ -108,7 +108,7 @@ class SemanticStage:
         if mapped is None:
             paper_ids = index.paper_ids
             return self._rank(query, [paper_ids[row] for row in rows.tolist()], scores, query_vector)
-        return self._rank(query, _RowIds(index.paper_ids, rows), scores, query_vector, mapped[rows])
+        return self._rank(query, _RowIds(index.paper_ids, rows, index.rows), scores, query_vector, mapped[rows])
 
     def _rank(
         self,
@@ -133,8 +133,16 @@ class SemanticStage:
 class _RowIds(Sequence):
     """The paper ids of index rows, each looked up when read."""
 
-    def __init__(self, paper_ids: list[str], rows: np.ndarray):
-        self.paper_ids, self.rows = paper_ids, rows
+    def __init__(self, paper_ids: list[str], rows: np.ndarray, row_of: Mapping[str, int]):
+        self.paper_ids, self.rows, self.row_of = paper_ids, rows, row_of
+
+    def position(self, paper_id: str) -> int | None:
+        """Where a paper is among the candidates (without a dictionary of all of them), or None."""
+        row = self.row_of.get(paper_id)
+        if row is None:
+            return None
+        found = np.flatnonzero(self.rows == row)
+        return int(found[0]) if len(found) else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -167,6 +175,12 @@ class Ranking:
     ):
         self.ids, self._bm25, self.order, self.fused, self._cosine, self.have = ids, bm25, order, fused, cosine, have
         self.hits = _FusedHits(self)
+
+    def position(self, paper_id: str) -> int | None:
+        """Where a paper is among the candidates (BM25's order), or None."""
+        if isinstance(self.ids, _RowIds):
+            return self.ids.position(paper_id)
+        return self.positions.get(paper_id)
 
     @cached_property
     def positions(self) -> dict[str, int]:
@@ -223,13 +237,13 @@ class _Cosines(Mapping):
         self.ranking = ranking
 
     def __getitem__(self, paper_id: str) -> float:
-        i = self.ranking.positions.get(paper_id)
+        i = self.ranking.position(paper_id)
         if i is None or not self.ranking.have[i]:
             raise KeyError(paper_id)
         return float(self.ranking._cosine[i])
 
     def __contains__(self, paper_id: object) -> bool:
-        i = self.ranking.positions.get(paper_id)  # type: ignore[arg-type]
+        i = self.ranking.position(paper_id)  # type: ignore[arg-type]
         return i is not None and bool(self.ranking.have[i])
 
     def __iter__(self) -> Iterator[str]:
