@@ -2,6 +2,7 @@
 
     python bench/search_batch_bench.py                 # 3 rounds, each: paperbot, then rank-bm25
     python bench/search_batch_bench.py --rounds 5 --out bench/out/search_batch.json
+    python bench/search_batch_bench.py --before /tmp/old   # also another checkout's paperbot, each round
 
 The paperbot side is what a user runs: `paperbot search --batch CLAIMS --no-semantic --k 10 --home HOME`
 in a fresh process (start-up, the store and the saved index opened, BM25, the word-pair order, the
@@ -12,6 +13,8 @@ reference is rank-bm25 in a fresh process: SciFact's corpus read, analyzed with 
 other, so both see the same machine; the figures are the median over the rounds of the wall time and
 of the CPU seconds (user + system, which depend less on how busy the other users keep the two cores),
 and the ratios rank-bm25 / paperbot of those medians. The load average is recorded before and after.
+With `--before DIR` each round also times the paperbot of another checkout (say, `git archive` of an
+earlier commit unpacked in DIR, run with DIR first on PYTHONPATH) on a home of its own that it ingested.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def paperbot_command() -> list[str]:
+def paperbot_command(checkout: Path | None = None) -> list[str]:
     script = Path(sys.executable).parent / "paperbot"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from bot.cli import main; main()"]
+    if checkout is None and script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> dict:
@@ -81,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--before", type=Path, metavar="DIR", help="also time the paperbot of this checkout")
     parser.add_argument("--rank-bm25-child", metavar="CLAIMS", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rank_bm25_child:
@@ -101,6 +107,15 @@ def main() -> None:
             [*paperbot_command(), "ingest", str(DATA / "scifact" / "corpus.jsonl"), "--home", str(home)], env
         )
         timed(ours, env)  # untimed: the index saved in this paperbot's format
+        before = before_env = None
+        if args.before:
+            before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
+            old = paperbot_command(args.before)
+            corpus = str(DATA / "scifact" / "corpus.jsonl")
+            timed([*old, "ingest", corpus, "--home", str(work / "home-before")], before_env)
+            before = [*old, *ours[len(paperbot_command()) :]]
+            before[before.index("--home") + 1] = str(work / "home-before")
+            timed(before, before_env)
         reference = [sys.executable, str(Path(__file__).resolve()), "--rank-bm25-child", str(claims)]
         result: dict = {
             "claims": sum(1 for _ in claims.open()),
@@ -110,17 +125,22 @@ def main() -> None:
         }
         for n in range(args.rounds):
             round_ = {"paperbot": timed(ours, env), "rank_bm25": timed(reference, env)}
+            if before is not None:
+                round_["before"] = timed(before, before_env)
             round_["wall_ratio"] = round(round_["rank_bm25"]["wall_s"] / round_["paperbot"]["wall_s"], 2)
             round_["cpu_ratio"] = round(round_["rank_bm25"]["cpu_s"] / round_["paperbot"]["cpu_s"], 2)
             round_["load"] = [round(x, 2) for x in os.getloadavg()]
             result["rounds"].append(round_)
             print(f"round {n + 1}: {json.dumps(round_)}", file=sys.stderr, flush=True)
         result["load_after"] = [round(x, 2) for x in os.getloadavg()]
-        for system in ("paperbot", "rank_bm25"):
+        for system in ("paperbot", "rank_bm25", *(("before",) if before is not None else ())):
             for key in ("wall_s", "cpu_s"):
                 result[f"{system}_{key}"] = round(statistics.median(r[system][key] for r in result["rounds"]), 3)
         result["wall_ratio"] = round(result["rank_bm25_wall_s"] / result["paperbot_wall_s"], 2)
         result["cpu_ratio"] = round(result["rank_bm25_cpu_s"] / result["paperbot_cpu_s"], 2)
+        if before is not None:
+            result["before_wall_ratio"] = round(result["rank_bm25_wall_s"] / result["before_wall_s"], 2)
+            result["before_cpu_ratio"] = round(result["rank_bm25_cpu_s"] / result["before_cpu_s"], 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = json.dumps(result, indent=2)

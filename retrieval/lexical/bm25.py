@@ -289,12 +289,10 @@ class BM25Scorer:
             scores[~allowed] = 0.0
         if len(self.dead):
             scores[self.dead] = 0.0
-        candidates = np.flatnonzero(scores)  # (np.unique is many times slower on numpy 2)
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) > k else 0.0
+        # every row tied with the k-th (so ties go by row), or every row with a score when fewer than k have one
+        candidates = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores)
         found = scores[candidates]
-        if len(candidates) > k:
-            kth = np.partition(found, len(found) - k)[len(found) - k]
-            keep = found >= kth  # every row tied with the k-th, so ties go by row
-            candidates, found = candidates[keep], found[keep]
         order = np.lexsort((candidates, -found))[:k]
         return candidates[order].astype(np.int64), found[order]
 
