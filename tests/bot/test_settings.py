@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from tests.conftest import user_env
 
 GOOD = "MTAxMDEwMTAxMDEwMTAxMDEw.GabcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
@@ -42,6 +43,7 @@ def test_shard_ids_from_a_list(monkeypatch):
 def test_serve_without_a_good_token_exits_2(tmp_path, token):
     root = str(Path(__file__).resolve().parents[2])  # importable whether or not the package is installed
     env = {"PATH": "/usr/bin:/bin", "DISCORD_TOKEN": token, "PAPERBOT_HOME": str(tmp_path), "PYTHONPATH": root}
+    env.update(user_env())  # the run's HOME, not the account's
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
         capture_output=True,

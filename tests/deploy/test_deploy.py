@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.settings import Settings
+from tests.conftest import user_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -83,6 +84,7 @@ def run_check(home: Path, *, env_extra: dict | None = None, user: str | None = N
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": GOOD_TOKEN,
+        **(user_env() if user is None else {}),  # the run's HOME (another user keeps its own)
         **(env_extra or {}),
     }
     return subprocess.run(
