@@ -13,6 +13,8 @@ reference is rank-bm25 in a fresh process: SciFact's corpus read, analyzed with 
 other, so both see the same machine; the figures are the median over the rounds of the wall time and
 of the CPU seconds (user + system, which depend less on how busy the other users keep the two cores),
 and the ratios rank-bm25 / paperbot of those medians. The load average is recorded before and after.
+Each round also times `paperbot search --batch` of an empty file (`startup`: the process starting, its
+imports, the store opened; no query), the floor under the paperbot figure.
 With `--before DIR` each round also times the paperbot of another checkout (say, `git archive` of an
 earlier commit unpacked in DIR, run with DIR first on PYTHONPATH) on a home of its own that it ingested.
 """
@@ -42,11 +44,11 @@ def paperbot_command(checkout: Path | None = None) -> list[str]:
     return [sys.executable, "-c", "from bot.cli import main; main()"]
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> dict:
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:
     """Run a command to its end: wall seconds, CPU seconds (its own and its children's), its stdout lines."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=cwd)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -94,7 +96,8 @@ def main() -> None:
         return rank_bm25_child(args.rank_bm25_child)
     work = Path(tempfile.mkdtemp(prefix="search-batch-"))
     try:
-        home, claims = work / "home", work / "claims.jsonl"
+        home, claims, empty = work / "home", work / "claims.jsonl", work / "empty.jsonl"
+        empty.write_text("")
         with claims.open("w") as out:
             for line in (DATA / "scifact" / "queries.jsonl").read_text().splitlines():
                 record = json.loads(line)
@@ -112,10 +115,11 @@ def main() -> None:
             before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
             old = paperbot_command(args.before)
             corpus = str(DATA / "scifact" / "corpus.jsonl")
-            timed([*old, "ingest", corpus, "--home", str(work / "home-before")], before_env)
+            checkout = args.before.resolve()  # its working folder too: `python -c` puts that first on sys.path
+            timed([*old, "ingest", corpus, "--home", str(work / "home-before")], before_env, checkout)
             before = [*old, *ours[len(paperbot_command()) :]]
             before[before.index("--home") + 1] = str(work / "home-before")
-            timed(before, before_env)
+            timed(before, before_env, checkout)
         reference = [sys.executable, str(Path(__file__).resolve()), "--rank-bm25-child", str(claims)]
         result: dict = {
             "claims": sum(1 for _ in claims.open()),
@@ -125,15 +129,18 @@ def main() -> None:
         }
         for n in range(args.rounds):
             round_ = {"paperbot": timed(ours, env), "rank_bm25": timed(reference, env)}
+            round_["startup"] = timed(
+                [*ours[: ours.index("--batch") + 1], str(empty), *ours[ours.index("--batch") + 2 :]], env
+            )
             if before is not None:
-                round_["before"] = timed(before, before_env)
+                round_["before"] = timed(before, before_env, checkout)
             round_["wall_ratio"] = round(round_["rank_bm25"]["wall_s"] / round_["paperbot"]["wall_s"], 2)
             round_["cpu_ratio"] = round(round_["rank_bm25"]["cpu_s"] / round_["paperbot"]["cpu_s"], 2)
             round_["load"] = [round(x, 2) for x in os.getloadavg()]
             result["rounds"].append(round_)
             print(f"round {n + 1}: {json.dumps(round_)}", file=sys.stderr, flush=True)
         result["load_after"] = [round(x, 2) for x in os.getloadavg()]
-        for system in ("paperbot", "rank_bm25", *(("before",) if before is not None else ())):
+        for system in ("paperbot", "rank_bm25", "startup", *(("before",) if before is not None else ())):
             for key in ("wall_s", "cpu_s"):
                 result[f"{system}_{key}"] = round(statistics.median(r[system][key] for r in result["rounds"]), 3)
         result["wall_ratio"] = round(result["rank_bm25_wall_s"] / result["paperbot_wall_s"], 2)

@@ -265,7 +265,8 @@ class VectorStore:
         if len(keys) != state.rows - self.rows or not data.endswith(b"\n") or None in keys:
             self._repair("key lines that cannot be read")
             return
-        self.mapped = np.memmap(state.vectors(self.folder), np.float16, "r", shape=(state.rows, DIM))
+        # a plain view of the mapping: indexing a np.memmap costs twice as much
+        self.mapped = np.asarray(np.memmap(state.vectors(self.folder), np.float16, "r", shape=(state.rows, DIM)))
         self.hashes = np.concatenate([self.hashes, np.array([h for _, h in keys], "S")])
         row_of = self.row_of
         superseded = 0
@@ -565,7 +566,7 @@ class VectorStore:
     def _gather(self, rows: np.ndarray) -> np.ndarray:
         """float16 vectors of rows (file rows and in-memory rows alike), in the order given."""
         if not len(self.extra):
-            return self.mapped[rows]
+            return np.take(self.mapped, rows, axis=0)
         out = np.empty((len(rows), DIM), np.float16)
         in_file = rows < EXTRA
         out[in_file] = self.mapped[rows[in_file]]
@@ -617,6 +618,8 @@ class VectorStore:
         """(float32 vectors, has-vector mask) for vector rows as `rows_for` gives them (-1: none)."""
         with self.lock:
             have = rows >= 0
+            if have.all():  # the usual case: no zero rows to fill in
+                return self._gather(rows).astype(np.float32), have
             out = np.zeros((len(rows), DIM), np.float32)
             if have.any():
                 out[have] = self._gather(rows[have])
