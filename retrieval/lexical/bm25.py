@@ -241,11 +241,12 @@ class BM25Scorer:
         (tests/retrieval/test_bm25.py).
         """
         postings = self.postings
-        terms = [(t, c) for t, c in term_counts.items() if t < postings.n_terms and self.idf[t] != 0]
-        if not terms or k <= 0:
+        ids = np.fromiter((t for t in term_counts if t < postings.n_terms), np.int64)
+        ids = ids[self.idf[ids] != 0]  # (a term of no document now)
+        if not len(ids) or k <= 0:
             return _NO_ROWS, _NO_SCORES
-        indptr = postings.indptr
-        spans = [(int(indptr[t]), int(indptr[t + 1])) for t, _ in terms]
+        terms = [(t, term_counts[t]) for t in ids.tolist()]
+        spans = list(zip(postings.indptr[ids].tolist(), postings.indptr[ids + 1].tolist(), strict=True))
         if sum(end - start for start, end in spans) <= EXACT_POSTINGS:
             return self._top_exact(terms, spans, k, allowed)
         impacts = self.impacts
@@ -283,8 +284,8 @@ class BM25Scorer:
         else:
             tf = np.concatenate([postings.tfs[start:end] for start, end in spans]).astype(np.float64)
             part = tf * (k1 + 1) / (tf + self.norm[docs])
-        scores = np.zeros(postings.n_docs, np.float64)
-        np.add.at(scores, docs, weight * part)
+        # bincount adds each row's terms in the order given, from 0.0: exact_scores' sums, bit for bit
+        scores = np.bincount(docs, weight * part, minlength=postings.n_docs)
         if allowed is not None:
             scores[~allowed] = 0.0
         if len(self.dead):

@@ -50,7 +50,7 @@ QUERY_CACHE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a query makes ten of them; half the cost to make
 class Hit:
     paper_id: str
     score: float
