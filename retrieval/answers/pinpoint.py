@@ -219,15 +219,38 @@ _NUMBER_TOKEN = re.compile(
 )
 
 
+# "how many layers": a count, which an abstract often writes in words ("three layers", "a two-stage method");
+# any other figure (an accuracy, a perplexity, a rate) is written in digits, a multiple or a share.
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b", re.I)
+_NUMBER_WORD = re.compile(r"(?:one|two|three|four|five|six|seven|eight|nine|ten)\b", re.I)
+_ENUMERATION = re.compile(r"\(\s*(?:\d|[ivx]+|[a-h])\s*\)|(?<![\w.])\d\)")  # "(1) …, (2) …", "1) …"
+
+
+# a change stated as a share or a multiple: "from 51% to 90%", "3x faster", "an order of magnitude", "halves"
+_CHANGE = re.compile(
+    r"\d\s*%|\d\s*(?:x|×)(?!\w)|\d+(?:\.\d+)?-?fold\b|\btimes (?:faster|smaller|fewer|less|more|larger)\b|"
+    r"\borders? of magnitude\b|\b(?:twice|half|halves|halving|double[sd]?|triple[sd]?)\b",
+    re.I,
+)
+
+
 def _quantities(sentence: str, question: str) -> bool:
-    """Whether a sentence states a figure that is not just a name the question already uses (ResNet-50, CIFAR-10)."""
+    """Whether a sentence states a figure that is not just a name the question already uses (ResNet-50, CIFAR-10).
+
+    Enumeration marks ("(1)", "(ii)") are not figures; number words ("two dimensions", "three-stage") count only
+    when the question asks how many.
+    """
     asked = question.lower()
+    counting = _COUNT.search(question) is not None
+    sentence = _ENUMERATION.sub(" ", sentence)
     for match in _NUMBER_TOKEN.finditer(sentence):
         start = sentence.rfind(" ", 0, match.start()) + 1
         end = sentence.find(" ", match.end())
         token = sentence[start : end if end >= 0 else len(sentence)].strip(".,;:()[]").lower()
         if re.fullmatch(r"(?:19|20)\d\d", match.group(0).strip()):
             continue  # a year, a citation
+        if not counting and _NUMBER_WORD.fullmatch(match.group(0).strip()):
+            continue  # "two dimensions" answers no question about an accuracy or a rate
         if token and token in asked and not token.replace(".", "").isdigit():
             continue
         if re.fullmatch(r"x\s?\d+(?:\.\d+)?|o\(.*", token):
@@ -263,6 +286,10 @@ def states_asked(
 
     if form == "number":
         with_figure = [i for i, s in enumerate(sentences) if _quantities(s, question)]
+        if asked_phrase(question, form).startswith("how much it changes") and any(
+            _CHANGE.search(sentences[i]) for i in with_figure
+        ):
+            return True  # "how much does X improve Y": the headline gain, wherever the abstract puts it
         near = {j for i in range(len(sentences)) if share(i) >= 0.5 for j in (i - 1, i, i + 1)}
         return any(share(i) >= 0.5 or i in near for i in with_figure)
     if not wanted:
@@ -272,13 +299,6 @@ def states_asked(
         if share(i) >= 0.5:
             bare = re.sub(r"\([^()]*\b(?:19|20)\d\d[a-z]?\)", " ", sentence)  # citations name authors, not answers
             names = [m.group(0) for m in _NAMED.finditer(bare) if m.start() > 0]
-            if any(n.lower() not in asked_words for n in names):
-                return True
-    return False
-    asked_words = {w.lower() for w in re.findall(r"[\w-]+", question)}
-    for i, sentence in enumerate(sentences):
-        if share(i) >= 0.5:
-            names = [m.group(0) for m in _NAMED.finditer(sentence) if m.start() > 0]
             if any(n.lower() not in asked_words for n in names):
                 return True
     return False

@@ -113,3 +113,41 @@ def test_collection_questions_are_recognised(question, topic):
 )
 def test_questions_about_one_paper_are_not_collection_questions(text):
     assert not about_collection(text)
+
+
+def _states(question: str, sentences: list[str]) -> bool:
+    from retrieval.answers import pinpoint
+    from retrieval.lexical.analyzer import Analyzer
+
+    analyzer = Analyzer()
+    form = question_form(question)
+    asked = pinpoint.asked_terms(question, form, analyzer)
+    return pinpoint.states_asked(question, form, sentences, [analyzer(s) for s in sentences], asked)
+
+
+def test_an_enumeration_mark_or_a_number_word_is_not_the_accuracy_asked_for():
+    question = "what face verification accuracy do siamese capsule networks get on LFW?"
+    abstract = [
+        "They are yet to be tested on tasks where (1) the entities are complex and (2) there are few instances.",
+        "Hence, this paper carries out experiments on face verification in two settings.",
+        "Siamese Capsule Networks perform well against strong baselines.",
+    ]
+    assert not _states(question, abstract)
+    assert _states(question, abstract + ["On LFW the face verification accuracy is 92.4%."])
+
+
+def test_a_count_may_be_written_in_words_when_the_question_asks_how_many():
+    abstract = ["We find that three layers of attention suffice for the task.", "The model is simple."]
+    assert _states("how many attention layers does the model need?", abstract)
+    assert not _states("what accuracy does the attention model reach?", abstract)
+
+
+def test_how_much_it_improves_is_the_headline_gain_wherever_the_abstract_states_it():
+    question = "how much do neural stethoscopes improve block-tower stability prediction?"
+    abstract = [
+        "We study the task of visually predicting stability of block towers.",
+        "We introduce neural stethoscopes as a framework for analysing deep networks.",
+        "Using stethoscopes increases performance from 51% to 90% prediction accuracy.",
+    ]
+    assert _states(question, abstract)
+    assert not _states(question, abstract[:2] + ["Using stethoscopes increases performance markedly."])
