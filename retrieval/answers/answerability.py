@@ -242,9 +242,29 @@ class AnswerabilityModel:
         return 1 / (1 + math.exp(-max(min(margin, 50.0), -50.0)))
 
 
-@cache
+_override: list[AnswerabilityModel] = []  # a fold's lexical model while `paperbot eval natural` answers that fold
+
+
+def use_fold(fold: int | None) -> None:
+    """Judge with the lexical model fitted without `fold` of the natural questions (None: the shipped one again).
+
+    For evaluation only: the file keeps each fold's trees (`folds`) so figures can be measured out of fold.
+    """
+    _override.clear()
+    if fold is not None:
+        data = json.loads(MODEL_PATH.read_text())
+        _override.append(AnswerabilityModel({**data, **data["folds"][str(fold)]}))
+
+
 def model(semantic: bool = False) -> AnswerabilityModel:
     """The lexical model, or the one fitted on fused rankings with SEMANTIC_FEATURES added."""
+    if _override and not semantic:
+        return _override[-1]
+    return _shipped(semantic)
+
+
+@cache
+def _shipped(semantic: bool = False) -> AnswerabilityModel:
     path, features = (SEMANTIC_MODEL_PATH, FEATURES + SEMANTIC_FEATURES) if semantic else (MODEL_PATH, FEATURES)
     try:
         return AnswerabilityModel(json.loads(path.read_text()), features)

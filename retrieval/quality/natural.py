@@ -7,9 +7,11 @@ papers through the product's own path (`answer_from_ranked`), and the table coun
 is the first cited paper the one asked about, does the quote hold the asked fact, is an unanswerable
 question kept from being answered with a quote.
 
-The pinpoint model (retrieval/answers/pinpoint.py) was fitted on this set by its five folds by paper (its
-`fold` field), and its file keeps each fold's model: `eval_natural` answers each fold with the model fitted
-without it, so every figure is out of fold. The answer-or-abstain models never saw these questions.
+The pinpoint model (retrieval/answers/pinpoint.py) and the lexical answer-or-abstain model
+(retrieval/answers/answerability.py, which judges every question) were fitted with this set by its five folds
+by paper (its `fold` field), and their files keep each fold's model: `eval_natural` answers each fold with the
+models fitted without it, so every figure is out of fold. (The semantic answer-or-abstain model, which judges
+statements in fused order, never saw these questions.)
 """
 
 from __future__ import annotations
@@ -145,13 +147,17 @@ def score(results: list[tuple[dict, object, str | None]], semantic_status: str =
 
 def eval_natural(data_dir: Path, semantic: bool = False) -> NaturalReport:
     """The table, out of fold: each fold's questions answered with the pinpoint model fitted without that fold."""
-    from retrieval.answers import pinpoint
+    from retrieval.answers import answerability, pinpoint
+
+    def use_fold(fold: int | None) -> None:
+        pinpoint.use_fold(fold)
+        answerability.use_fold(fold)
 
     corpora = AnswerabilityCorpora(data_dir, semantic)
     try:
-        results = answer_natural(data_dir, semantic, models=pinpoint.use_fold, corpora=corpora)
+        results = answer_natural(data_dir, semantic, models=use_fold, corpora=corpora)
     finally:
-        pinpoint.use_fold(None)
+        use_fold(None)
     return score(results, corpora.status)
 
 
