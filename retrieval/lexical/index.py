@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
@@ -38,8 +37,6 @@ from retrieval.lexical.saved import (
     publish,
 )
 from retrieval.lexical.spelling import Speller
-
-log = logging.getLogger("paperbot.index")
 
 INDEX_DIR = "index"
 FORMAT_VERSION = 3  # 3: each paper's analyzed terms in order kept too (tokens.npy), for the word-pair order
@@ -190,13 +187,13 @@ class SearchIndex:
     def __len__(self) -> int:
         return self.scorer.n_docs
 
-    def catch_up(self, store: Store, folder: Path | None = None) -> int:
-        """Add what the store changed since this index was made (new papers, replaced versions); save if anything did.
+    def catch_up(self, store: Store) -> int:
+        """Add what the store changed since this index was made (new papers, replaced versions), in memory.
 
         The store hands out sequence numbers inside its write lock and commits them in order,
         so every change up to the highest number read is in the rows read: the index can
         move to that number (or to the counter read before, if higher) without skipping any.
-        A failed save is logged and tolerated (`save_quietly`).
+        Saving is the caller's, under the index lock (retrieval/lexical/sync.py: `save_quietly`).
         """
         current = store.sequence
         if self.seq >= current:
@@ -204,8 +201,6 @@ class SearchIndex:
         seen = [current]
         added = self.add(list(_stream_rows(store, self.seq, seen)))
         self.seq = seen[0]
-        if folder is not None:
-            save_quietly(self, folder)
         return added
 
     def warm(self) -> SearchIndex:
@@ -309,7 +304,7 @@ class SearchIndex:
         folder, which is renamed to a version folder; then the `CURRENT` pointer file is
         replaced atomically. A reader resolves `CURRENT` once and reads that version, so it
         never sees half an index; a crash leaves at worst a temporary folder, removed by the
-        next save. Raises OSError (read-only folder, full disk); `save_quietly` tolerates that.
+        next save. Raises OSError (read-only folder, full disk); sync.py's `save_quietly` tolerates that.
         """
         return publish(folder, self.seq, self._write_files, replace)
 
@@ -437,24 +432,6 @@ def npy_writer(path: Path, dtype: type, length: int) -> Iterator[BinaryIO]:
         yield handle
         if handle.tell() - start != length * dtype.itemsize:
             raise OSError(f"{path}: wrote {handle.tell() - start} bytes of values, expected {length * dtype.itemsize}")
-
-
-_save_warned: set[Path] = set()
-
-
-def save_quietly(index: SearchIndex, folder: Path, replace: bool = False) -> bool:
-    """Save, or log one warning and carry on: the index stays in memory and the next command saves again.
-
-    Nothing is lost when a save fails (the store has every paper), so it must not fail the command.
-    """
-    try:
-        return index.save(folder, replace)
-    except OSError as exc:
-        key = Path(folder).resolve()
-        if key not in _save_warned:
-            _save_warned.add(key)
-            log.warning("index %s: not saved (%s); using it from memory, the next command saves it again", folder, exc)
-        return False
 
 
 def _stream_rows(store: Store, after_seq: int, seen: list[int]) -> Iterator[IndexDoc]:
