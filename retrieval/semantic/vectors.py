@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import itertools
 import json
@@ -619,10 +620,10 @@ class VectorStore:
         with self.lock:
             have = rows >= 0
             if have.all():  # the usual case: no zero rows to fill in
-                return self._gather(rows).astype(np.float32), have
+                return as_float32(self._gather(rows)), have
             out = np.zeros((len(rows), DIM), np.float32)
             if have.any():
-                out[have] = self._gather(rows[have])
+                out[have] = as_float32(self._gather(rows[have]))
         return out, have
 
     def lookup(self, paper_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -632,8 +633,21 @@ class VectorStore:
             have = rows >= 0
             out = np.zeros((len(paper_ids), DIM), np.float32)
             if have.any():
-                out[have] = self._gather(rows[have])
+                out[have] = as_float32(self._gather(rows[have]))
         return out, have
+
+
+@functools.cache
+def _float32_of_float16() -> np.ndarray:
+    """The float32 value of each of the 65,536 float16 bit patterns (256 kB)."""
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+
+
+def as_float32(vectors: np.ndarray) -> np.ndarray:
+    """float16 vectors as float32, looked up by bit pattern: the same values as `astype(np.float32)` (every
+    float16 is exact in float32), about twice as fast as numpy's own conversion, most of a query's gather.
+    """
+    return np.take(_float32_of_float16(), vectors.view(np.uint16))
 
 
 class _RowMap:

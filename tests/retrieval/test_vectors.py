@@ -20,6 +20,7 @@ from retrieval.semantic.vectors import (
     STATE,
     VectorBuilder,
     VectorStore,
+    as_float32,
     content_hash,
     vectors_problem,
 )
@@ -265,3 +266,10 @@ def test_index_rows_map_to_vector_rows_and_stay_in_step(tmp_path, monkeypatch):
     vectors, have = store.gather(store.rows_for(index)[[5, 2]])
     np.testing.assert_array_equal(vectors, store.lookup(["p5", "p2"])[0])
     assert have.tolist() == [True, False]
+
+
+def test_float16_read_as_float32_by_bit_pattern_gives_numpy_s_values():
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16).reshape(128, 512)
+    assert as_float32(every).view(np.uint32).tobytes() == every.astype(np.float32).view(np.uint32).tobytes()
+    rows = np.random.default_rng(0).standard_normal((7, 384)).astype(np.float16)
+    assert as_float32(rows).dtype == np.float32 and np.array_equal(as_float32(rows), rows.astype(np.float32))
