@@ -24,6 +24,7 @@ from numpy.lib import format as npy
 from corpus.models import Paper
 from corpus.store import Store
 from corpus.workers import die_with_parent
+from retrieval.lexical.acronyms import Acronyms, other_forms
 from retrieval.lexical.analyzer import Analyzer, clip_query
 from retrieval.lexical.bm25 import BM25Params, BM25Scorer, Postings
 from retrieval.lexical.chunks import TermSequences, analyze_chunk
@@ -222,19 +223,25 @@ class SearchIndex:
     def analyzed(self, query: str) -> QueryTerms:
         """The query as searched (misspelt words corrected) and its terms, worked out once per query.
 
+        BM25's bag also holds, at a fifth of a term's weight, the expansion of each acronym and the acronym of
+        each expansion the corpus defines (retrieval/lexical/acronyms.py): "GNN" also finds "graph neural networks".
+
         `ask` and `search` read a query's terms three or four times (BM25, the word pairs, answer-or-abstain);
         the last QUERY_CACHE queries are kept, until the vocabulary grows (as the speller's corrections are).
         """
         if self._queries_at != len(self.vocab):
             self._queries.clear()
             self._queries_at = len(self.vocab)
+            self._acronyms = Acronyms(self)
         found = self._queries.get(query)
         if found is None:
             text = self.speller(clip_query(query))
             terms = self.analyzer(text)
             counts = Counter(terms)
             vocab = self.vocab
-            found = QueryTerms(text, terms, {vocab[t]: c for t, c in counts.items() if t in vocab})
+            ids = {vocab[t]: c for t, c in counts.items() if t in vocab}
+            pairs = self._acronyms.pairs(text, terms, self.analyzer)
+            found = QueryTerms(text, terms, other_forms(ids, pairs) if pairs else ids)
             self._queries[query] = found
             if len(self._queries) > QUERY_CACHE:
                 self._queries.popitem(last=False)
@@ -406,7 +413,7 @@ class QueryTerms(NamedTuple):
 
     text: str
     terms: list[str]
-    ids: dict[int, int]
+    ids: dict[int, float]  # counts; the untyped form of an acronym at a share (retrieval/lexical/acronyms.py)
 
 
 def load_tokens(path: Path) -> np.ndarray:

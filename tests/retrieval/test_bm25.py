@@ -8,6 +8,7 @@ import pytest
 from corpus.home import bundled_papers
 from corpus.loaders import load_path
 from corpus.models import Paper
+from retrieval.lexical.acronyms import SHARE
 from retrieval.lexical.bm25 import BM25Params, rank_bm25_reference
 from retrieval.lexical.index import SearchIndex, document_text
 from tests.conftest import DATA, need
@@ -26,7 +27,13 @@ def assert_same_scores(index: SearchIndex, papers: list[Paper], queries: list[st
     reference = rank_bm25_reference([document_text(p) for p in papers], index.analyzer, params)
     rows = [index.rows[p.id] for p in papers]
     for query in queries:
-        expected = reference.get_scores(index.analyzer(index.respell(query)))  # the terms search uses
+        searched = index.analyzed(query)  # the terms search uses: respelt, and the other form of an acronym
+        assert searched.terms == index.analyzer(index.respell(query))
+        expected = reference.get_scores(searched.terms)
+        for term, weight in searched.ids.items():
+            if index.terms[term] not in searched.terms:  # added at SHARE of a use (retrieval/lexical/acronyms.py)
+                assert weight == SHARE
+                expected = expected + weight * reference.get_scores([index.terms[term]])
         got = index.scores(query)[rows]
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=query)
 
