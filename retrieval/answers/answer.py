@@ -203,9 +203,13 @@ def _pinpointed(
     )
     model = pinpoint.model()
     p = model.probability(x)
-    if not pinpoint.states_asked(question, form, paper.sentences, sentence_terms, asked):
+    stating = pinpoint.stating(question, form, paper.sentences, sentence_terms, asked)
+    if stating == []:
         return Decision(verdict, None, "unstated", asked_phrase(question, form))
     order = [int(i) for i in np.argsort(-p, kind="stable")]
+    if stating:  # the answer leads with a sentence that gives the asked figure or name
+        lead = max(stating, key=lambda i: p[i])
+        order = [lead] + [i for i in order if i != lead]
     picked = [order[0]] + [i for i in order[1 : options.max_sentences] if p[i] >= model.second]
     lead = order[0]
     if lead > 0 and LEANS_BACK.search(paper.sentences[lead]) and lead - 1 not in picked:

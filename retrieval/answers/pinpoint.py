@@ -253,6 +253,8 @@ def _quantities(sentence: str, question: str) -> bool:
             continue  # "two dimensions" answers no question about an accuracy or a rate
         if token and token in asked and not token.replace(".", "").isdigit():
             continue
+        if re.fullmatch(r"[1-4]-?d", token):
+            continue  # "3D environments", "2-D images": a kind of thing, not a figure
         if re.fullmatch(r"x\s?\d+(?:\.\d+)?|o\(.*", token):
             return True  # "x10 times longer", O(log T)
         if re.search(r"[a-z]", token) and re.search(r"\d", token) and not re.match(r"^[\d.,]+(%|x|×)?$", token):
@@ -269,7 +271,19 @@ def states_asked(
     sentence_terms: Sequence[Sequence[str]],
     asked: Sequence[str],
 ) -> bool:
-    """False when the abstract plainly lacks what the question asks for.
+    """False when the abstract plainly lacks what the question asks for (see `stating`)."""
+    found = stating(question, form, sentences, sentence_terms, asked)
+    return found is None or bool(found)
+
+
+def stating(
+    question: str,
+    form: Form | None,
+    sentences: Sequence[str],
+    sentence_terms: Sequence[Sequence[str]],
+    asked: Sequence[str],
+) -> list[int] | None:
+    """The sentences that state what the question asks for; [] when none does; None when no rule applies.
 
     A `number` question needs a sentence with a figure, and when the question names what is measured ("how
     many layers", "what perplexity") that sentence must name at least half of it (or sit beside one that
@@ -278,7 +292,7 @@ def states_asked(
     Other forms are left to the model's bar.
     """
     if form not in ("number", "which"):
-        return True
+        return None
     wanted = {t for t in asked if t not in _LOOSE and len(t) > 1}
 
     def share(i: int) -> float:
@@ -286,19 +300,20 @@ def states_asked(
 
     if form == "number":
         with_figure = [i for i, s in enumerate(sentences) if _quantities(s, question)]
-        if asked_phrase(question, form).startswith("how much it changes") and any(
-            _CHANGE.search(sentences[i]) for i in with_figure
-        ):
-            return True  # "how much does X improve Y": the headline gain, wherever the abstract puts it
+        if asked_phrase(question, form).startswith("how much it changes"):
+            gains = [i for i in with_figure if _CHANGE.search(sentences[i])]
+            if gains:
+                return gains  # "how much does X improve Y": the headline gain, wherever the abstract puts it
         near = {j for i in range(len(sentences)) if share(i) >= 0.5 for j in (i - 1, i, i + 1)}
-        return any(share(i) >= 0.5 or i in near for i in with_figure)
+        return [i for i in with_figure if share(i) >= 0.5 or i in near]
     if not wanted:
-        return True
+        return None
     asked_words = {w.lower() for w in re.findall(r"[\w-]+", question)}
+    found = []
     for i, sentence in enumerate(sentences):
         if share(i) >= 0.5:
             bare = re.sub(r"\([^()]*\b(?:19|20)\d\d[a-z]?\)", " ", sentence)  # citations name authors, not answers
             names = [m.group(0) for m in _NAMED.finditer(bare) if m.start() > 0]
             if any(n.lower() not in asked_words for n in names):
-                return True
-    return False
+                found.append(i)
+    return found

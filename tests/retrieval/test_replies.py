@@ -151,3 +151,18 @@ def test_how_much_it_improves_is_the_headline_gain_wherever_the_abstract_states_
     ]
     assert _states(question, abstract)
     assert not _states(question, abstract[:2] + ["Using stethoscopes increases performance markedly."])
+
+
+def test_a_dimension_is_not_a_figure_and_the_stating_sentences_are_named():
+    from retrieval.answers import pinpoint
+    from retrieval.lexical.analyzer import Analyzer
+
+    question = "how much faster is the episodic curiosity method?"
+    abstract = ["We test our approach in visually rich 3D environments.", "Our agent outperforms ICM."]
+    assert not _states(question, abstract)
+    abstract.append("It learns 2x faster than ICM.")
+    analyzer = Analyzer()
+    form = question_form(question)
+    asked = pinpoint.asked_terms(question, form, analyzer)
+    terms = [analyzer(s) for s in abstract]
+    assert pinpoint.stating(question, form, abstract, terms, asked) == [2]  # the sentence the answer leads with
