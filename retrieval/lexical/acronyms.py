@@ -37,6 +37,7 @@ class Acronyms:
         """`index`: a SearchIndex (not imported: it imports this), read at each use"""
         self.index = index  # read at each use: appending papers replaces its postings and term sequences
         self._found: dict[int, tuple[int, ...] | None] = {}
+        self._word_terms: dict[str, list[int]] = {}  # an acronym as typed -> its term ids
 
     def expansion(self, acronym: int) -> tuple[int, ...] | None:
         """The term ids that spell out term `acronym` most often in the corpus, or None."""
@@ -62,11 +63,12 @@ class Acronyms:
 
     def pairs(self, text: str, terms: list[str], analyzer) -> list[tuple[int, tuple[int, ...]]]:
         """(acronym, expansion) term ids for each acronym the query uses or spells out, as the corpus defines it."""
-        vocab, found = self.index.vocab, []
+        vocab, found, known = self.index.vocab, [], self._word_terms
         for word in _ACRONYM.findall(text):
-            for term in analyzer(word):
-                t = vocab.get(term)
-                spelled = self.expansion(t) if t is not None else None
+            if word not in known:
+                known[word] = [t for t in (vocab.get(term) for term in analyzer(word)) if t is not None]
+            for t in known[word]:
+                spelled = self.expansion(t)
                 if spelled:
                     found.append((t, spelled))
         ids = [vocab.get(t) for t in terms]
