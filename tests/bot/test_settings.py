@@ -120,9 +120,15 @@ def test_arxiv_endpoints_in_a_dot_env_file_are_used_by_fetch_and_harvest(monkeyp
 
 def test_harvest_reads_its_endpoint_from_a_dot_env_file(monkeypatch, tmp_path, capsys):
     """`harvest` loads the settings first: an arXiv OAI-PMH URL in `.env` is where it goes (here nowhere: refused)."""
+    import functools
+
+    import bot.cli.harvest
+    import corpus.harvest
     from bot.cli import main
     from corpus import feeds
 
+    waits = []  # the real backoff between its six tries (1 + 2 + … + 32 s) is not what this test is about
+    monkeypatch.setattr(bot.cli.harvest, "harvest", functools.partial(corpus.harvest.harvest, sleep=waits.append))
     monkeypatch.delenv("PAPERBOT_ARXIV_OAI_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("PAPERBOT_ARXIV_OAI_URL=http://127.0.0.1:9/oai\n")
@@ -130,5 +136,6 @@ def test_harvest_reads_its_endpoint_from_a_dot_env_file(monkeypatch, tmp_path, c
         code = main(["harvest", "--max-pages", "1", "--delay", "0", "--home", str(tmp_path / "home")])
         err = capsys.readouterr().err
         assert code == 1 and "127.0.0.1:9" in err and "Traceback" not in err, err
+        assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # it did retry, with its backoff
     finally:
         feeds.configure_urls()
