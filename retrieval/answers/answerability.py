@@ -38,12 +38,12 @@ from typing import NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
-from wordfreq import zipf_frequency
 
 from corpus.models import Paper
 from retrieval.answers.evidence import TreeEnsemble
 from retrieval.errors import ModelUnusable
 from retrieval.lexical.analyzer import Analyzer
+from retrieval.lexical.spelling import english_zipf
 
 MODEL_PATH = Path(__file__).with_name("answerability_model.json")
 SEMANTIC_MODEL_PATH = Path(__file__).with_name("answerability_semantic_model.json")
@@ -99,7 +99,7 @@ CHATTER = frozenset(
 @lru_cache(maxsize=200_000)
 def informativeness(word: str) -> float:
     """8 minus the word's Zipf frequency in English (0.5 … 8): "the" ~0.3 → 0.5, "football" 2.9, "tarkin" 8."""
-    return min(8.0, max(0.5, 8.0 - zipf_frequency(word, "en")))
+    return min(8.0, max(0.5, 8.0 - english_zipf(word)))  # wordfreq's figure, without its tokenizer's start-up
 
 
 def question_weights(question: str, analyzer: Analyzer) -> dict[str, float]:

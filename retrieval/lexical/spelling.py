@@ -46,7 +46,7 @@ def edits1(word: str) -> set[str]:
 
 
 @lru_cache(maxsize=100_000)
-def _zipf(word: str) -> float:
+def english_zipf(word: str) -> float:
     """wordfreq's `zipf_frequency(word, "en")`; for a word of a-z only, read from its table directly.
 
     wordfreq's tokenizer turns such a word into itself, but setting the tokenizer up costs a fresh process
@@ -136,7 +136,7 @@ class Speller:
         term = self.analyzer.term_of(word)
         if not term or self.df(term) > 0:
             return word
-        zipf = _zipf(word)
+        zipf = english_zipf(word)
         if zipf >= MAX_ZIPF:
             return word
         english = _english()

@@ -86,13 +86,13 @@ def test_english_frequencies_are_wordfreqs_own():
 
     from wordfreq import top_n_list, zipf_frequency
 
-    from retrieval.lexical.spelling import _zipf
+    from retrieval.lexical.spelling import english_zipf
 
     words = [w for w in top_n_list("en", 400_000) if w.isascii() and w.isalpha() and w.islower()][::20]
     rng = random.Random(7)
     words += ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(1, 14))) for _ in range(3000)]
     words += ["transfomers", "normalisaton", "prolem", "Mixed", "naïve", "resnet50", ""]
-    assert [_zipf.__wrapped__(w) for w in words] == [zipf_frequency(w, "en") for w in words]
+    assert [english_zipf.__wrapped__(w) for w in words] == [zipf_frequency(w, "en") for w in words]
 
 
 def test_the_english_table_is_wordfreqs():
