@@ -15,13 +15,16 @@ import logging
 import os
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import aiohttp
 import feedparser
 from pydantic import BaseModel
 
 from corpus.loaders import LoadError, load_feed
 from corpus.models import Paper
+
+if TYPE_CHECKING:  # aiohttp is imported where a feed is fetched: most commands never fetch (~0.15 s of start-up)
+    import aiohttp
 
 log = logging.getLogger(__name__)
 USER_AGENT = "paperbot/0.1 (Discord paper-digest bot; +https://github.com/paperbot)"
@@ -105,6 +108,8 @@ class FetchResult:
 
 async def fetch_text(session: aiohttp.ClientSession, url: str, timeout: float, retries: int, backoff: float) -> str:
     """GET with a timeout and retries with exponential backoff (or the server's Retry-After); raises the last error."""
+    import aiohttp
+
     last: Exception | None = None
     for attempt in range(retries + 1):
         wait = backoff * 2**attempt
@@ -179,6 +184,8 @@ async def fetch_all(
     max_results: int = MAX_RESULTS,
 ) -> FetchResult:
     """Fetch every source in turn (arXiv wants them spaced), parse, and collect papers and errors."""
+    import aiohttp
+
     result = FetchResult()
     headers = {"User-Agent": USER_AGENT}
     async with aiohttp.ClientSession(headers=headers) as session:
