@@ -15,15 +15,21 @@ import ctypes
 import html
 import re
 import threading
-
-import blingfire
-from pylatexenc.latex2text import LatexNodes2Text
+from functools import cache
 
 _TAG = re.compile(r"</?[a-zA-Z][^<>$]{0,200}>")
 _MATH = re.compile(r"(\$\$.+?\$\$|\$[^$]+\$)", re.DOTALL)
 # pylatexenc reads % as a comment and & as an alignment tab: both are plain text in titles.
 _BARE_SPECIAL = re.compile(r"(?<!\\)([%&#])")
-_LATEX_TEXT = LatexNodes2Text(math_mode="verbatim", keep_comments=True, strict_latex_spaces=True)
+
+
+@cache
+def _latex_text():
+    """pylatexenc's decoder, made on first use: most commands (search, ask) never clean a title, and blingfire
+    and pylatexenc together cost every command's start-up ~0.15 s when imported with this module."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text(math_mode="verbatim", keep_comments=True, strict_latex_spaces=True)
 
 
 def collapse_whitespace(text: str) -> str:
@@ -65,7 +71,7 @@ def _decode_text_mode(text: str) -> str:
     if not any(mark in text for mark in "\\{}~"):
         return text  # the common case: nothing for LaTeX to do, and pylatexenc costs ~50 us a call
     try:
-        return _LATEX_TEXT.latex_to_text(_BARE_SPECIAL.sub(r"\\\1", text))
+        return _latex_text().latex_to_text(_BARE_SPECIAL.sub(r"\\\1", text))
     except Exception:  # pylatexenc is lenient, but a title must never fail an ingest
         return text
 
@@ -105,6 +111,8 @@ def _offsets(text: str) -> list[tuple[int, int]]:
             continue
         start = text.find(sentence, position)
         if start < 0:
+            import blingfire
+
             return blingfire.text_to_sentences_and_offsets(text)[1]
         spans.append((start, start + len(sentence)))
         position = start + len(sentence)
@@ -120,6 +128,8 @@ def _blingfire_sentences(text: str) -> str:
     blingfire's wrapper allocates (and zero-fills) a new buffer of twice the text per call: 6% of
     a big ingest's record-building time, profiled. Same result: the output up to its first NUL.
     """
+    import blingfire  # here, not at the top: see _latex_text
+
     data = text.encode("utf-8")
     size = len(data) * 2
     buffer = getattr(_SPLITTER, "buffer", None)

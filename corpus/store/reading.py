@@ -6,12 +6,15 @@ Every query the rest of paperbot asks of the store, on top of the file `StoreFil
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
-from corpus.models import Paper, arxiv_id_year
+from corpus.models import Paper, arxiv_id_year, is_arxiv_id
 from corpus.store.file import StoreFile, guarded
+from corpus.text import collapse_whitespace
 
 
 class CorpusStats(BaseModel):
@@ -19,6 +22,22 @@ class CorpusStats(BaseModel):
     earliest: dt.date | None
     latest: dt.date | None
     sources: dict[str, int]
+
+
+class PaperBrief(NamedTuple):
+    """What a search result shows of a paper: `Paper`'s fields of the same names, as `Paper` would give them."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None  # ISO date
+    authors: list[str]
+
+
+_BRIEF = (
+    "SELECT id, json_extract(record, '$.title'), json_extract(record, '$.url'),"
+    " json_extract(record, '$.published'), json_extract(record, '$.authors') FROM papers WHERE id IN ({})"
+)
 
 
 class StoreReader(StoreFile):
@@ -58,6 +77,28 @@ class StoreReader(StoreFile):
             for (record,) in self._db.execute(f"SELECT record FROM papers WHERE id IN ({marks})", chunk):
                 paper = Paper.model_validate_json(record)
                 found[paper.id] = paper
+        return found
+
+    @guarded
+    def briefs(self, paper_ids: list[str]) -> dict[str, PaperBrief]:
+        """`get_many` for a list of results: title, link, date and authors, read by SQLite's JSON functions.
+
+        A search shows ten papers and never their abstracts; validating each whole record as a `Paper` cost
+        a batch of SciFact's 1,109 claims 0.64 s (33 us a record) against about a third of that here. The
+        fields come out as `Paper` gives them (tests/corpus/test_store.py compares the two on real records).
+        """
+        found: dict[str, PaperBrief] = {}
+        for start in range(0, len(paper_ids), 500):
+            chunk = paper_ids[start : start + 500]
+            for paper_id, title, url, published, authors in self._db.execute(
+                _BRIEF.format(",".join("?" * len(chunk))), chunk
+            ):
+                if url is None and is_arxiv_id(paper_id):
+                    url = f"https://arxiv.org/abs/{paper_id}"  # as Paper fills it
+                names = (collapse_whitespace(name) for name in json.loads(authors)) if authors else ()
+                found[paper_id] = PaperBrief(
+                    paper_id, collapse_whitespace(title or ""), url, published, [n for n in names if n]
+                )
         return found
 
     @guarded

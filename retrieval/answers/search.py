@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from corpus.store import Store
+from corpus.store.reading import PaperBrief
 from retrieval.lexical import proximity
 from retrieval.lexical.index import SearchIndex
 from retrieval.lexical.rerank import RerankOptions, search_papers
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
     from retrieval.semantic.stage import SemanticStage
 
 MAX_K = 100
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 class SearchRequest(BaseModel):
@@ -60,7 +66,7 @@ def run_search(
             rows, scores = index.search_rows(request.query, first, request.year_from, request.year_to)
             bm25_count = len(rows)
             hits = stage.rank_rows(request.query, index, rows, scores).hits[:pool]
-            papers = store.get_many([h.paper_id for h in hits])
+            papers = store.briefs([h.paper_id for h in hits])
         elif request.rerank:
             # the second stage reads the candidates' records to re-rank them
             first = pool
@@ -81,7 +87,7 @@ def run_search(
             hits = index.search(request.query, first, request.year_from, request.year_to)
             bm25_count = len(hits)
             hits = proximity.by_pairs(request.query, hits, None, index)[:pool]
-            papers = store.get_many([h.paper_id for h in hits])
+            papers = store.briefs([h.paper_id for h in hits])
         results = []
         for hit in hits:
             paper = papers.get(hit.paper_id)
@@ -95,7 +101,7 @@ def run_search(
                     score=round(hit.score, 6),
                     title=paper.title,
                     url=paper.url,
-                    published=paper.published.isoformat() if paper.published else None,
+                    published=paper.published if isinstance(paper, PaperBrief) else _iso(paper.published),
                     authors=paper.authors,
                 )
             )

@@ -323,21 +323,33 @@ class BM25Scorer:
         return np.flatnonzero(approx)
 
     def exact_scores(self, terms: list[tuple[int, int]], rows: np.ndarray) -> np.ndarray:
-        """rank-bm25's score for a few rows (sorted), finding each row's tf by binary search in the postings."""
+        """rank-bm25's score for a few rows (sorted), finding each row's tf by binary search in the postings.
+
+        All terms at once, as (term, row) arrays: one binary search per term, then one gather and one formula
+        for the whole table (term by term, these small steps cost ~0.3 ms of a 1 ms query at 100k papers).
+        The rows are then summed term by term in the query's order from 0.0, as before: the same sums, bit for bit.
+        """
         postings, k1 = self.postings, self.params.k1
         rows = np.asarray(rows)
+        if not len(terms) or not len(rows):
+            return np.zeros(len(rows), np.float64)
         needles = rows.astype(postings.docs.dtype, copy=False)  # the postings' own type: else each is converted
-        norm = self.norm[rows]
+        ids = np.fromiter((term for term, _ in terms), np.int64, len(terms))
+        starts, ends = postings.indptr[ids], postings.indptr[ids + 1]
+        docs = postings.docs
+        at = np.empty((len(terms), len(rows)), np.int64)
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            at[i] = np.searchsorted(docs[start:end], needles)
+        at += starts[:, None]
+        inside = at < ends[:, None]
+        np.minimum(at, np.maximum(ends - 1, starts)[:, None], out=at)  # a row past a term's last document: no tf
+        hit = inside & (docs[at] == needles)
+        tf = np.where(hit, postings.tfs[at], 0).astype(np.float64)
+        weights = np.fromiter((count for _, count in terms), np.float64, len(terms)) * self.idf[ids]
+        parts = weights[:, None] * (tf * (k1 + 1) / (tf + self.norm[rows]))
         scores = np.zeros(len(rows), np.float64)
-        for term, count in terms:
-            start, end = int(postings.indptr[term]), int(postings.indptr[term + 1])
-            docs = postings.docs[start:end]
-            at = np.searchsorted(docs, needles)
-            hit = at < len(docs)
-            hit[hit] = docs[at[hit]] == needles[hit]
-            tf = np.zeros(len(rows), np.float64)
-            tf[hit] = postings.tfs[start + at[hit]]
-            scores += (count * self.idf[term]) * (tf * (k1 + 1) / (tf + norm))
+        for part in parts:
+            scores += part
         return scores
 
 

@@ -1,4 +1,5 @@
 import sqlite3
+from pathlib import Path
 
 from corpus.home import open_store
 from corpus.models import Paper
@@ -73,3 +74,33 @@ def test_stats(tmp_path):
             "2022-02-01",
             {"a.jsonl": 2},
         )
+
+
+def test_briefs_give_what_the_whole_records_give(tmp_path):
+    """`Store.briefs` (what a search shows, read by SQLite's JSON functions) equals the fields of `get_many`,
+    on real feed records (LaTeX and entities in titles, many authors, dates, ids with and without arXiv's form)."""
+    from corpus.loaders import load_path
+
+    real = Path(__file__).parents[1] / "data" / "real"
+    papers = [
+        p
+        for name in ("api_new_format_cs.CL_2026-09-24.atom", "api_msc_classes_lmm_2024-05-01.atom")
+        for p in load_path(real / name)
+    ]
+    papers += [Paper(id="own-7", title="  Spaced   title ", authors=["A  B", " "], abstract="Text.")]
+    with Store(tmp_path / "p.sqlite3") as store:
+        store.ingest(papers)
+        ids = [p.id for p in papers] + ["not-stored"]
+        whole, briefs = store.get_many(ids), store.briefs(ids)
+    assert len(whole) == len(papers) > 10 and set(briefs) == set(whole)
+    for paper_id, paper in whole.items():
+        brief = briefs[paper_id]
+        published = paper.published.isoformat() if paper.published else None
+        assert (brief.id, brief.title, brief.url, brief.published, brief.authors) == (
+            paper.id,
+            paper.title,
+            paper.url,
+            published,
+            paper.authors,
+        )
+    assert any(b.published for b in briefs.values()) and any(b.url for b in briefs.values())
