@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -21,9 +22,11 @@ from bot.cli.common import (
     require_text,
 )
 from corpus.models import InvalidId, arxiv_id_year, normalise_id
-from retrieval.answers.answer import Answer, AnswerSentence
 from retrieval.answers.search import MAX_K
 from retrieval.answers.sentences import AnswerOptions
+
+if TYPE_CHECKING:  # the answer pipeline is imported by `ask` itself: `search` and the rest start ~0.07 s sooner
+    from retrieval.answers.answer import Answer, AnswerSentence
 
 YEARS = (1, 9999)
 ENCODE_NOW = 64  # papers without a vector that `ask`/`search` encode before answering (~2 s at most) ...

@@ -308,8 +308,9 @@ class BM25Scorer:
         pool: list[np.ndarray] = []
         size = 0
         for start, end in sorted(spans, key=lambda span: span[1] - span[0]):
-            pool.append(docs[start:end])
-            size += end - start
+            take = min(end - start, 4 * wanted - size)  # any rows give a bound: a common term's first few suffice
+            pool.append(docs[start : start + take])
+            size += take
             if size >= 4 * wanted:
                 break
         sample = np.sort(np.concatenate(pool)) if len(pool) > 1 else pool[0]

@@ -89,9 +89,8 @@ def _english() -> dict[str, float]:
             raise ValueError(f"unexpected header {header!r}")
         table: dict[str, float] = {}
         for index, bucket in enumerate(data[1:]):
-            freq = 10 ** (-index / 100)  # wordfreq's cB_to_freq(-index)
-            for word in bucket:
-                table[word] = freq
+            # wordfreq's cB_to_freq(-index) for each word of the bucket (a later bucket wins, as word by word)
+            table.update(dict.fromkeys(bucket, 10 ** (-index / 100)))
         return table
     except (ImportError, OSError, ValueError, TypeError, AttributeError, StopIteration, IndexError):
         from wordfreq import get_frequency_dict
