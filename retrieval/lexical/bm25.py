@@ -332,7 +332,7 @@ class BM25Scorer:
         """
         postings, k1 = self.postings, self.params.k1
         rows = np.asarray(rows)
-        if not len(terms) or not len(rows):
+        if not len(terms) or not len(rows) or not len(postings.docs):
             return np.zeros(len(rows), np.float64)
         needles = rows.astype(postings.docs.dtype, copy=False)  # the postings' own type: else each is converted
         ids = np.fromiter((term for term, _ in terms), np.int64, len(terms))
@@ -343,7 +343,8 @@ class BM25Scorer:
             at[i] = np.searchsorted(docs[start:end], needles)
         at += starts[:, None]
         inside = at < ends[:, None]
-        np.minimum(at, np.maximum(ends - 1, starts)[:, None], out=at)  # a row past a term's last document: no tf
+        # a row past a term's last document has no tf there (`inside`); clipped only so that the gather stays in bounds
+        np.minimum(at, np.minimum(np.maximum(ends - 1, starts), len(docs) - 1)[:, None], out=at)
         hit = inside & (docs[at] == needles)
         tf = np.where(hit, postings.tfs[at], 0).astype(np.float64)
         weights = np.fromiter((count for _, count in terms), np.float64, len(terms)) * self.idf[ids]

@@ -112,3 +112,21 @@ def test_fast_top_k_equals_exact_ranking_on_scifact():
             got = index.scorer.top(terms, k)
             assert [row for row, _ in got] == [row for row, _ in expected], query
             np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=0, atol=1e-9)
+
+
+def test_exact_scores_of_chosen_rows_equal_the_full_scores_bit_for_bit():
+    """`exact_scores` (all terms at once) gives each row exactly what `scores` (every row, term by term) gives
+    it: rows before, inside and past each term's documents, a repeated term, and the first and last terms."""
+    index = SearchIndex.build(bundled_papers())
+    scorer = index.scorer
+    n_terms = scorer.postings.n_terms
+    queries = [dict(index.analyzed(q).ids) for q in QUERIES]
+    queries += [{0: 1, n_terms - 1: 2}, {t: 1 + t % 3 for t in range(0, n_terms, max(1, n_terms // 25))}]
+    rows = np.arange(scorer.postings.n_docs)
+    for terms in queries:
+        if not terms:
+            continue
+        full = scorer.scores(terms)
+        for chosen in (rows, rows[::2], rows[-1:], rows[:1]):
+            got = scorer.exact_scores(list(terms.items()), chosen)
+            assert np.array_equal(got, full[chosen]), terms
