@@ -33,6 +33,12 @@ class PaperBrief(NamedTuple):
     published: str | None  # ISO date
     authors: list[str]
 
+    @classmethod
+    def of(cls, paper: Paper) -> PaperBrief:
+        return cls(
+            paper.id, paper.title, paper.url, paper.published.isoformat() if paper.published else None, paper.authors
+        )
+
 
 # one json_extract with four paths parses each record once (four calls parsed it four times: 190 -> 150 us for 10)
 _BRIEF = "SELECT id, json_extract(record, '$.title', '$.url', '$.published', '$.authors') FROM papers WHERE id IN ({})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -17,10 +16,6 @@ if TYPE_CHECKING:
     from retrieval.semantic.stage import SemanticStage
 
 MAX_K = 100
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
 
 
 class SearchRequest(BaseModel):
@@ -70,7 +65,7 @@ def run_search(
         elif request.rerank:
             # the second stage reads the candidates' records to re-rank them
             first = pool
-            hits, papers = search_papers(
+            hits, records = search_papers(
                 request.query,
                 first,
                 index,
@@ -79,6 +74,7 @@ def run_search(
                 request.year_from,
                 request.year_to,
             )
+            papers = {paper_id: PaperBrief.of(paper) for paper_id, paper in records.items()}
             bm25_count = len(hits)
         else:
             # BM25, then the word-pair order of the top few as in `ask` (read from the index); only the records
@@ -101,7 +97,7 @@ def run_search(
                     score=round(hit.score, 6),
                     title=paper.title,
                     url=paper.url,
-                    published=paper.published if isinstance(paper, PaperBrief) else _iso(paper.published),
+                    published=paper.published,
                     authors=paper.authors,
                 )
             )
