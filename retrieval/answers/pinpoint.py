@@ -9,8 +9,8 @@ a reason, a definition), what it adds beyond the question's words, whether it na
 ("how many layers" → "layers"), and the evidence trees' own probability.
 
 Its probability orders a paper's sentences for a question; the first is quoted, and the others at or above
-`second`. Whether the abstract gives what was asked at all is decided by `states_asked` (plain rules over
-the figure or name asked for): a bar on this model's best probability caught no more missing details out of
+`second`. Whether the abstract gives what was asked at all is decided by `stating` (plain rules over the
+figure or name asked for, which also pick the sentence an answer leads with; `states_asked` is its yes/no): a bar on this model's best probability caught no more missing details out of
 fold and refused more answerable questions (training/train_pinpoint.py prints both).
 
 Boosted trees fitted by `training/train_pinpoint.py` on the natural questions (../shared/data/
